@@ -1,0 +1,4 @@
+//! Management and read operations, free of HTTP types: the HTTP layer parses a request, calls
+//! one of these, and renders the result. One submodule per API dialect.
+
+pub mod sls;

@@ -1,0 +1,261 @@
+//! Configuration: the TOML file's sections with their defaults, command-line overrides, and
+//! `validate()`, which lists every problem at once. `dist/logtide.toml` documents every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::auth::AccessKey;
+use crate::validate::Limits;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub limits: Limits,
+    pub catalog: CatalogConfig,
+    /// Access keys for signed requests. None configured = anonymous mode (loopback only unless
+    /// `server.allow_anonymous` is set).
+    pub access_keys: Vec<AccessKey>,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("secret", &self.secret)
+            .field("projects", &self.projects)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory holding the RocksDB database.
+    pub data_dir: PathBuf,
+    /// Accept unsigned requests on a non-loopback address when no access keys are configured.
+    pub allow_anonymous: bool,
+    /// Seconds a client has to send complete request headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send a complete request body.
+    pub body_read_timeout_secs: u64,
+    /// Seconds to finish in-flight requests on shutdown before closing connections.
+    pub shutdown_grace_secs: u64,
+    /// Most connections served at once; further connections wait in the kernel backlog.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7480)),
+            data_dir: PathBuf::from("logtide-data"),
+            allow_anonymous: false,
+            header_read_timeout_secs: 30,
+            body_read_timeout_secs: 60,
+            shutdown_grace_secs: 20,
+            max_connections: 4096,
+        }
+    }
+}
+
+/// When an acknowledged write is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Acknowledge once the batch is in RocksDB's WAL (survives a process crash).
+    Process,
+    /// Fsync the WAL once per group commit before acknowledging (survives power loss).
+    Power,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `process` (WAL, no fsync) or `power` (fsync per group commit).
+    pub durability: Durability,
+    /// Shard worker threads; 0 means one per CPU core.
+    pub shard_workers: usize,
+    /// Requests each worker queue holds before writers get 503 ServerBusy.
+    pub queue_depth: usize,
+    /// Most requests one group commit takes from a queue.
+    pub max_commit_requests: usize,
+    /// Most stored bytes one group commit gathers before writing.
+    pub max_commit_bytes: usize,
+    /// Most raw bytes one PullLogs response carries (at least one LogGroup is always sent).
+    pub max_pull_bytes: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            durability: Durability::Process,
+            shard_workers: 0,
+            queue_depth: 256,
+            max_commit_requests: 256,
+            max_commit_bytes: 32 * 1024 * 1024,
+            max_pull_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Create an unknown project or logstore on its first write.
+    pub auto_create: bool,
+    /// Shard count of auto-created logstores.
+    pub default_shard_count: u32,
+    /// TTL in days of auto-created logstores.
+    pub default_ttl_days: u32,
+    /// Most shards a logstore may have (created or by splitting).
+    pub max_shards_per_logstore: u32,
+    /// Base domains: a Host of `<project>.<endpoint>` names the project. IPv4 literals and
+    /// `localhost` always count as endpoints.
+    pub endpoints: Vec<String>,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig {
+            auto_create: true,
+            default_shard_count: 2,
+            default_ttl_days: 30,
+            max_shards_per_logstore: 256,
+            endpoints: Vec::new(),
+        }
+    }
+}
+
+/// Command-line values that override the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub allow_anonymous: bool,
+}
+
+impl Config {
+    /// Reads a TOML file. Unknown keys are errors, so typos do not pass silently.
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        Config::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    pub fn from_toml(text: &str) -> anyhow::Result<Config> {
+        Ok(toml::from_str(text)?)
+    }
+
+    pub fn apply(&mut self, o: &Overrides) {
+        if let Some(listen) = o.listen {
+            self.server.listen = listen;
+        }
+        if let Some(dir) = &o.data_dir {
+            self.server.data_dir = dir.clone();
+        }
+        self.server.allow_anonymous |= o.allow_anonymous;
+    }
+
+    /// Every problem with the configuration, empty when it is usable.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let l = &self.limits;
+        if l.max_raw_bytes == 0 || l.max_raw_bytes > 64 * 1024 * 1024 {
+            p.push("limits.max_raw_bytes must be between 1 and 67108864".into());
+        }
+        if l.max_logs == 0 {
+            p.push("limits.max_logs must be at least 1".into());
+        }
+        if l.max_key_bytes == 0 {
+            p.push("limits.max_key_bytes must be at least 1".into());
+        }
+        if self.storage.queue_depth == 0 {
+            p.push("storage.queue_depth must be at least 1".into());
+        }
+        if self.storage.max_commit_requests == 0 {
+            p.push("storage.max_commit_requests must be at least 1".into());
+        }
+        let c = &self.catalog;
+        if c.default_shard_count == 0 || c.default_shard_count > c.max_shards_per_logstore {
+            p.push(
+                "catalog.default_shard_count must be between 1 and catalog.max_shards_per_logstore"
+                    .into(),
+            );
+        }
+        if c.default_ttl_days == 0 || c.default_ttl_days > 3650 {
+            p.push("catalog.default_ttl_days must be between 1 and 3650".into());
+        }
+        let mut ids = std::collections::HashSet::new();
+        for k in &self.access_keys {
+            if k.id.is_empty() || k.secret.expose().is_empty() {
+                p.push("access_keys entries need a non-empty id and secret".into());
+            }
+            if !ids.insert(k.id.as_str()) {
+                p.push(format!("access key id {} is listed twice", k.id));
+            }
+        }
+        if self.access_keys.is_empty()
+            && !self.server.listen.ip().is_loopback()
+            && !self.server.allow_anonymous
+        {
+            p.push(format!(
+                "no access_keys are configured and {} is not a loopback address: configure keys, \
+                 or set server.allow_anonymous = true (--allow-anonymous) to accept unsigned writes from the network",
+                self.server.listen
+            ));
+        }
+        p
+    }
+
+    pub fn worker_count(&self) -> usize {
+        match self.storage.shard_workers {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            n => n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_the_embedded_default() {
+        let c = Config::from_toml("").unwrap();
+        assert!(c.server.listen.ip().is_loopback());
+        assert_eq!(c.limits, Limits::default());
+        assert!(c.catalog.auto_create);
+        assert!(c.problems().is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(Config::from_toml("[server]\nlisten_addr = \"127.0.0.1:1\"\n").is_err());
+    }
+
+    #[test]
+    fn anonymous_network_listener_needs_the_flag() {
+        let mut c = Config::from_toml("[server]\nlisten = \"0.0.0.0:7480\"\n").unwrap();
+        assert_eq!(c.problems().len(), 1);
+        c.apply(&Overrides {
+            allow_anonymous: true,
+            ..Default::default()
+        });
+        assert!(c.problems().is_empty());
+    }
+
+    #[test]
+    fn problems_are_all_listed() {
+        let c = Config::from_toml("[limits]\nmax_logs = 0\n[storage]\nqueue_depth = 0\n").unwrap();
+        assert_eq!(c.problems().len(), 2);
+    }
+}

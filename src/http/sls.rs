@@ -1,0 +1,404 @@
+//! The SLS API adapter: turns an HTTP request into an [`Endpoint`], checks the body's
+//! Content-MD5 and the signature, and calls the write path, the catalog or the read operations.
+//! Blocking work (catalog mutations, RocksDB reads) runs on the blocking pool.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response};
+use hyper::body::Incoming;
+use md5::{Digest, Md5};
+use serde_json::json;
+
+use super::response::{self, Body};
+use super::router::{self, Endpoint, Query};
+use super::{body, project_of, AppState};
+use crate::api::sls as api;
+use crate::auth::{RequestView, Verified};
+use crate::catalog::now_secs;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::ingest::PutLogs;
+use crate::route;
+use crate::wire::compress::{self, Compression};
+
+/// Largest body accepted by management calls.
+const MANAGEMENT_BODY_LIMIT: usize = 1024 * 1024;
+
+pub async fn handle(
+    state: &Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> ApiResult<Response<Body>> {
+    let (parts, incoming) = req.into_parts();
+    let path = router::decode(parts.uri.path());
+    let raw_query = parts.uri.query();
+    let query = Query::parse(raw_query);
+    let project = project_of(&parts.headers, &state.config.catalog.endpoints);
+    let endpoint = if path == "/" && parts.method == Method::GET && project.is_none() {
+        Endpoint::ListProjects {
+            offset: query
+                .get("offset")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            size: query
+                .get("size")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(500),
+            name: query
+                .get("projectName")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        }
+    } else {
+        router::route(&parts.method, &path, &query)?
+    };
+    if endpoint == Endpoint::Health {
+        if state.is_shutting_down() {
+            return Err(ApiError::new(ErrorCode::ServerBusy, "shutting down"));
+        }
+        return Ok(response::json(request_id, &json!({"status": "ok"})));
+    }
+    let limit = if endpoint.is_write() {
+        state.ingest.limits().max_wire_bytes()
+    } else {
+        MANAGEMENT_BODY_LIMIT
+    };
+    let timeout = Duration::from_secs(state.config.server.body_read_timeout_secs);
+    let body = body::collect(&parts.headers, incoming, limit, timeout).await?;
+    check_content_md5(&parts.headers, &body)?;
+    let who = if state.keys.is_empty() {
+        None
+    } else {
+        let view = RequestView {
+            method: parts.method.as_str(),
+            path: &path,
+            raw_query,
+            headers: &parts.headers,
+            body: &body,
+        };
+        Some(state.keys.verify(&view, now_secs() as i64)?)
+    };
+    let ctx = Ctx {
+        state,
+        who,
+        project,
+        headers: &parts.headers,
+        request_id,
+        peer,
+    };
+    ctx.dispatch(endpoint, body).await
+}
+
+/// `Content-MD5`, when sent, must be the MD5 of the bytes received (case-insensitive hex).
+fn check_content_md5(headers: &HeaderMap, body: &[u8]) -> ApiResult<()> {
+    let Some(sent) = headers.get("content-md5") else {
+        return Ok(());
+    };
+    let sent = sent.to_str().unwrap_or("");
+    let actual = hex::encode_upper(Md5::digest(body));
+    if sent.trim().eq_ignore_ascii_case(&actual) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::InvalidContentMd5,
+            "Content-MD5 does not match the request body",
+        ))
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+struct Ctx<'a> {
+    state: &'a Arc<AppState>,
+    who: Option<Verified>,
+    project: Option<String>,
+    headers: &'a HeaderMap,
+    request_id: &'a str,
+    peer: SocketAddr,
+}
+
+impl Ctx<'_> {
+    /// The project the request addresses, after checking the caller may use it.
+    fn project(&self) -> ApiResult<String> {
+        let p = self.project.clone().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ProjectNotExist,
+                "no project named in the Host header or x-log-project",
+            )
+        })?;
+        self.authorize(&p)?;
+        Ok(p)
+    }
+
+    fn authorize(&self, project: &str) -> ApiResult<()> {
+        match &self.who {
+            Some(who) => self.state.keys.authorize_project(who, project),
+            None => Ok(()),
+        }
+    }
+
+    fn ok(&self) -> Response<Body> {
+        response::empty(self.request_id)
+    }
+
+    fn json(&self, v: &serde_json::Value) -> Response<Body> {
+        response::json(self.request_id, v)
+    }
+
+    async fn dispatch(&self, endpoint: Endpoint, body: Bytes) -> ApiResult<Response<Body>> {
+        let catalog = self.state.catalog.clone();
+        match endpoint {
+            Endpoint::Health => Ok(self.json(&json!({"status": "ok"}))),
+            Endpoint::ListProjects { offset, size, name } => {
+                let projects: Vec<_> = catalog
+                    .projects()
+                    .into_iter()
+                    .filter(|p| name.as_deref().is_none_or(|n| p.name.contains(n)))
+                    .filter(|p| self.authorize(&p.name).is_ok())
+                    .collect();
+                let (total, page) = api::page(projects, offset, size);
+                let list: Vec<_> = page.iter().map(api::project_json).collect();
+                Ok(self.json(&json!({"count": list.len(), "total": total, "projects": list})))
+            }
+            Endpoint::CreateProject => {
+                let b = api::parse_project_body(&body)?;
+                let name = b
+                    .name
+                    .or_else(|| self.project.clone())
+                    .ok_or_else(|| ApiError::param("projectName is required"))?;
+                self.authorize(&name)?;
+                blocking(move || catalog.create_project(&name, &b.description)).await?;
+                Ok(self.ok())
+            }
+            Endpoint::GetProject => {
+                Ok(self.json(&api::project_json(&catalog.project(&self.project()?)?)))
+            }
+            Endpoint::UpdateProject => {
+                let (p, b) = (self.project()?, api::parse_project_body(&body)?);
+                blocking(move || catalog.update_project(&p, &b.description)).await?;
+                Ok(self.ok())
+            }
+            Endpoint::DeleteProject => {
+                let p = self.project()?;
+                blocking(move || catalog.delete_project(&p)).await?;
+                Ok(self.ok())
+            }
+            Endpoint::CreateLogstore => {
+                let p = self.project()?;
+                let (name, settings) = api::parse_logstore_body(&body, catalog.default_settings())?;
+                let name = name.ok_or_else(|| {
+                    ApiError::new(ErrorCode::LogStoreInfoInvalid, "logstoreName is required")
+                })?;
+                blocking(move || catalog.create_logstore(&p, &name, settings)).await?;
+                Ok(self.ok())
+            }
+            Endpoint::ListLogstores { offset, size, name } => {
+                let names: Vec<String> = catalog
+                    .logstores(&self.project()?)?
+                    .iter()
+                    .map(|ls| ls.name.clone())
+                    .filter(|n| name.as_deref().is_none_or(|f| n.contains(f)))
+                    .collect();
+                let (total, page) = api::page(names, offset, size);
+                Ok(self.json(&json!({"count": page.len(), "total": total, "logstores": page})))
+            }
+            Endpoint::GetLogstore { logstore } => {
+                let ls = catalog.logstore(&self.project()?, &logstore)?;
+                Ok(self.json(&api::logstore_json(&ls)))
+            }
+            Endpoint::UpdateLogstore { logstore } => {
+                let p = self.project()?;
+                let current = catalog.logstore(&p, &logstore)?;
+                let (_, settings) = api::parse_logstore_body(&body, current.settings.clone())?;
+                blocking(move || catalog.update_logstore(&p, &logstore, settings)).await?;
+                Ok(self.ok())
+            }
+            Endpoint::DeleteLogstore { logstore } => {
+                let p = self.project()?;
+                blocking(move || catalog.delete_logstore(&p, &logstore)).await?;
+                Ok(self.ok())
+            }
+            Endpoint::PutLogs { logstore, hash_key } => {
+                self.put_logs(logstore, hash_key, body).await
+            }
+            Endpoint::ListShards { logstore } => {
+                let ls = catalog.logstore(&self.project()?, &logstore)?;
+                Ok(self.json(&api::shards_json(&ls.shards)))
+            }
+            Endpoint::SplitShard {
+                logstore,
+                shard,
+                key,
+            } => {
+                let (p, mid) = (self.project()?, route::parse_hash_key(&key)?);
+                let shards =
+                    blocking(move || catalog.split_shard(&p, &logstore, shard, mid)).await?;
+                Ok(self.json(&api::shards_json(&shards)))
+            }
+            Endpoint::MergeShards { logstore, shard } => {
+                let p = self.project()?;
+                let shards = blocking(move || catalog.merge_shards(&p, &logstore, shard)).await?;
+                Ok(self.json(&api::shards_json(&shards)))
+            }
+            Endpoint::DeleteShard { logstore, shard } => {
+                let p = self.project()?;
+                blocking(move || catalog.delete_shard(&p, &logstore, shard)).await?;
+                Ok(self.ok())
+            }
+            Endpoint::GetCursor {
+                logstore,
+                shard,
+                from,
+            } => {
+                let ls = catalog.logstore(&self.project()?, &logstore)?;
+                let log = self.state.log.clone();
+                let seq =
+                    blocking(move || api::get_cursor(log.as_ref(), &ls, shard, &from)).await?;
+                Ok(self.json(&json!({"cursor": api::encode_cursor(seq)})))
+            }
+            Endpoint::GetCursorTime {
+                logstore,
+                shard,
+                cursor,
+            } => {
+                let ls = catalog.logstore(&self.project()?, &logstore)?;
+                let (log, cursor) = (self.state.log.clone(), api::decode_cursor(&cursor)?);
+                let t =
+                    blocking(move || api::cursor_time(log.as_ref(), &ls, shard, cursor)).await?;
+                Ok(self.json(&json!({"cursor_time": t})))
+            }
+            Endpoint::PullLogs {
+                logstore,
+                shard,
+                cursor,
+                count,
+                end_cursor,
+            } => {
+                self.pull_logs(logstore, shard, cursor, count, end_cursor)
+                    .await
+            }
+        }
+    }
+
+    async fn put_logs(
+        &self,
+        logstore: String,
+        hash_key: Option<String>,
+        body: Bytes,
+    ) -> ApiResult<Response<Body>> {
+        let h = self.headers;
+        let declared_raw = match header(h, "x-log-bodyrawsize") {
+            None => None,
+            Some(v) => Some(v.parse::<usize>().map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidBodyRawSize,
+                    format!("x-log-bodyrawsize {v} is invalid"),
+                )
+            })?),
+        };
+        let req = PutLogs {
+            project: self.project()?,
+            logstore,
+            hash_key: hash_key.or_else(|| header(h, "x-log-hashkey").map(str::to_string)),
+            compression: Compression::from_header(header(h, "x-log-compresstype"))?,
+            body,
+            declared_raw,
+            batch_group: header(h, "x-log-mode") == Some("batch_group"),
+            client_ip: self.peer.ip().to_string(),
+        };
+        self.state.ingest.put_logs(req).await?;
+        Ok(self.ok())
+    }
+
+    async fn pull_logs(
+        &self,
+        logstore: String,
+        shard: u32,
+        cursor: String,
+        count: usize,
+        end_cursor: Option<String>,
+    ) -> ApiResult<Response<Body>> {
+        let ls = self.state.catalog.logstore(&self.project()?, &logstore)?;
+        let cursor = api::decode_cursor(&cursor)?;
+        let end_cursor = end_cursor.as_deref().map(api::decode_cursor).transpose()?;
+        let log = self.state.log.clone();
+        let max_bytes = self.state.config.storage.max_pull_bytes;
+        let codec = Compression::from_accept_encoding(header(self.headers, "accept-encoding"));
+        let (pulled, body) = blocking(move || {
+            let pulled = api::pull_logs(
+                log.as_ref(),
+                &ls,
+                shard,
+                cursor,
+                count,
+                end_cursor,
+                max_bytes,
+            )?;
+            let body = match codec {
+                Compression::None => pulled.log_group_list.clone(),
+                c => compress::compress(c, &pulled.log_group_list),
+            };
+            Ok((pulled, body))
+        })
+        .await?;
+        let mut headers = vec![
+            ("x-log-cursor", api::encode_cursor(pulled.next)),
+            ("x-log-count", pulled.count.to_string()),
+            ("x-log-bodyrawsize", pulled.log_group_list.len().to_string()),
+        ];
+        if let Some(name) = codec.as_header() {
+            headers.push(("x-log-compresstype", name.to_string()));
+        }
+        if let Some(last) = pulled.last_read {
+            headers.push(("x-log-read-last-cursor", last.to_string()));
+        }
+        Ok(response::binary(
+            self.request_id,
+            "application/x-protobuf",
+            body,
+            &headers,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_md5_is_checked_case_insensitively() {
+        let mut h = HeaderMap::new();
+        assert!(check_content_md5(&h, b"abc").is_ok());
+        h.insert(
+            "content-md5",
+            "900150983CD24FB0D6963F7D28E17F72".parse().unwrap(),
+        );
+        assert!(check_content_md5(&h, b"abc").is_ok());
+        h.insert(
+            "content-md5",
+            "900150983cd24fb0d6963f7d28e17f72".parse().unwrap(),
+        );
+        assert!(check_content_md5(&h, b"abc").is_ok());
+        assert_eq!(
+            check_content_md5(&h, b"abd").unwrap_err().code,
+            ErrorCode::InvalidContentMd5
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! The write path shared by every front door: a request body is decompressed with caps, every
+//! LogGroup in it is validated in place, the logstore is resolved (or auto-created), a shard is
+//! chosen, and the request is queued to that shard's worker. The caller gets `Ok` only once the
+//! worker reports the whole request in RocksDB's WAL. Any violation rejects the whole request
+//! before anything is queued.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::catalog::{now_secs, Catalog, Logstore};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::route;
+use crate::shard::ShardWorkers;
+use crate::store::{Append, Codec, GroupRecord, RecordHeader};
+use crate::validate::Limits;
+use crate::wire::compress::{self, Compression};
+use crate::wire::loggroup::{validate_log_group, GroupStats};
+use crate::wire::package::split_package_list;
+
+/// Bodies at least this large are decoded on the blocking pool so that the async runtime never
+/// stalls for more than a fraction of a millisecond.
+const INLINE_DECODE_LIMIT: usize = 128 * 1024;
+
+/// A PutLogs request, free of HTTP types.
+#[derive(Debug, Clone)]
+pub struct PutLogs {
+    pub project: String,
+    pub logstore: String,
+    /// `?key=` or `x-log-hashkey`; `None` means load balancing.
+    pub hash_key: Option<String>,
+    pub compression: Compression,
+    /// The body exactly as received.
+    pub body: Bytes,
+    /// `x-log-bodyrawsize`.
+    pub declared_raw: Option<usize>,
+    /// `x-log-mode: batch_group`: the body is an SlsLogPackageList.
+    pub batch_group: bool,
+    pub client_ip: String,
+}
+
+pub struct Ingest {
+    catalog: Arc<Catalog>,
+    workers: Arc<ShardWorkers>,
+    limits: Limits,
+    turn: AtomicUsize,
+}
+
+impl Ingest {
+    pub fn new(catalog: Arc<Catalog>, workers: Arc<ShardWorkers>, limits: Limits) -> Ingest {
+        Ingest {
+            catalog,
+            workers,
+            limits,
+            turn: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Validates, routes and durably stores one PutLogs request.
+    pub async fn put_logs(self: &Arc<Self>, req: PutLogs) -> ApiResult<()> {
+        // An unknown logstore is refused before any decoding, unless it will be auto-created.
+        let known = self.catalog.logstore(&req.project, &req.logstore);
+        if let Err(e) = &known {
+            if !self.catalog.config().auto_create {
+                return Err(e.clone());
+            }
+        }
+        let hash = req
+            .hash_key
+            .as_deref()
+            .map(route::parse_hash_key)
+            .transpose()?;
+        let (groups, req) = if req.body.len() >= INLINE_DECODE_LIMIT {
+            let this = self.clone();
+            tokio::task::spawn_blocking(move || (this.decode(&req), req))
+                .await
+                .map_err(ApiError::internal)?
+        } else {
+            (self.decode(&req), req)
+        };
+        let groups = groups?;
+        let logstore = match known {
+            Ok(ls) => ls,
+            Err(_) => {
+                let catalog = self.catalog.clone();
+                let (p, l) = (req.project.clone(), req.logstore.clone());
+                tokio::task::spawn_blocking(move || catalog.resolve_for_write(&p, &l))
+                    .await
+                    .map_err(ApiError::internal)??
+            }
+        };
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let shard = self.choose_shard(&logstore, hash)?;
+        let ack = self.workers.submit(Append {
+            stream: logstore.id,
+            shard,
+            groups,
+        })?;
+        match ack.await {
+            Ok(Ok(_first_seq)) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, project = %req.project, logstore = %req.logstore, "write failed");
+                Err(ApiError::internal("the write could not be stored"))
+            }
+            Err(_) => Err(ApiError::internal(
+                "the shard worker stopped before acknowledging",
+            )),
+        }
+    }
+
+    fn choose_shard(&self, ls: &Logstore, hash: Option<u128>) -> ApiResult<u32> {
+        let chosen = match hash {
+            Some(key) => route::route_key(&ls.shards, key),
+            None => {
+                let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+                route::pick_balanced(&ls.shards, turn, |shard| {
+                    self.workers.queue_len(ls.id, shard)
+                })
+            }
+        };
+        chosen.ok_or_else(|| {
+            ApiError::new(ErrorCode::ShardNotExist, "no readwrite shard owns this key")
+        })
+    }
+
+    /// Decompresses and validates the whole body; returns the records to store.
+    fn decode(&self, req: &PutLogs) -> ApiResult<Vec<GroupRecord>> {
+        let now = now_secs();
+        let limits = &self.limits;
+        if req.body.len() > limits.max_wire_bytes() {
+            return Err(ApiError::new(
+                ErrorCode::PostBodyTooLarge,
+                "the request body is too large",
+            ));
+        }
+        let mut records = Vec::new();
+        let mut logs = 0usize;
+        if req.batch_group {
+            let mut raw_total = 0usize;
+            for package in split_package_list(&req.body)? {
+                let data = req.body.slice_ref(package.data);
+                let budget = limits.max_raw_bytes.saturating_sub(raw_total);
+                let record = self.decode_group(
+                    package.compression,
+                    data,
+                    package.uncompress_size,
+                    budget,
+                    now,
+                    &req.client_ip,
+                )?;
+                raw_total += record.header.raw_len as usize;
+                logs += record.header.log_count as usize;
+                limits.check_log_count(logs)?;
+                records.push(record);
+            }
+        } else {
+            let record = self.decode_group(
+                req.compression,
+                req.body.clone(),
+                req.declared_raw,
+                limits.max_raw_bytes,
+                now,
+                &req.client_ip,
+            )?;
+            records.push(record);
+        }
+        records.retain(|r| r.header.log_count > 0);
+        Ok(records)
+    }
+
+    /// One LogGroup: decompressed with a cap of `max_raw` bytes, validated, and kept in the form
+    /// to store (an LZ4 body is stored exactly as received).
+    fn decode_group(
+        &self,
+        compression: Compression,
+        body: Bytes,
+        declared: Option<usize>,
+        max_raw: usize,
+        now: u64,
+        client_ip: &str,
+    ) -> ApiResult<GroupRecord> {
+        let raw = compress::decompress(compression, &body, declared, max_raw)?;
+        self.limits.check_raw_size(raw.len())?;
+        let stats: GroupStats = validate_log_group(&raw, &self.limits, now)?;
+        let (codec, payload) = match compression {
+            Compression::Lz4 => (Codec::Lz4, body.clone()),
+            Compression::None => (Codec::None, body.clone()),
+            Compression::Deflate | Compression::Zstd => {
+                (Codec::None, Bytes::from(raw.into_owned()))
+            }
+        };
+        let header = RecordHeader {
+            codec,
+            raw_len: stats.raw_len,
+            log_count: stats.logs,
+            min_time: stats.min_time,
+            max_time: stats.max_time,
+            receive_ns: 0,
+            client_ip: client_ip.to_string(),
+        };
+        Ok(GroupRecord { header, payload })
+    }
+}

@@ -1,0 +1,33 @@
+//! logtide: a log-ingestion daemon that speaks the Alibaba SLS write and read APIs and stores
+//! logs durably in RocksDB.
+//!
+//! Codemap (see ARCHITECTURE.md for the invariants):
+//! - [`config`]: TOML configuration with defaults and validation.
+//! - [`error`]: the one error-code table (code → HTTP status, wire name, retryable).
+//! - [`auth`]: SLS request signatures v1 and v4 (pure).
+//! - [`wire`]: protobuf schema, decompression with caps, in-place LogGroup validation (pure).
+//! - [`validate`]: write limits and field rules (pure).
+//! - [`route`]: shard hash ranges, hash-key routing and load balancing (pure).
+//! - [`ingest`]: the write path shared by every front door: decode, validate, route, queue, await.
+//! - [`catalog`]: projects, logstores and shards, persisted through `store`.
+//! - [`shard`]: shard worker threads, bounded queues, group commit and acknowledgements.
+//! - [`store`]: the only module that touches RocksDB: column families, key and record encoding.
+//! - [`api`]: management and read operations, free of HTTP types.
+//! - [`http`]: the hyper front end: accept loop, capped bodies, endpoint parsing, rendering.
+//! - [`server`]: wiring and shutdown order.
+
+pub mod api;
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ingest;
+pub mod route;
+pub mod server;
+pub mod shard;
+pub mod store;
+pub mod validate;
+pub mod wire;
+
+pub use server::Daemon;

@@ -1,0 +1,137 @@
+//! Wiring and shutdown order: the only module that knows every part. Opening: store → catalog →
+//! shard workers → listener. Shutdown: stop accepting and finish in-flight requests → drain the
+//! shard queues → flush RocksDB.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::auth::KeyRing;
+use crate::catalog::Catalog;
+use crate::config::{Config, Durability};
+use crate::http::{self, AppState};
+use crate::ingest::Ingest;
+use crate::shard::{ShardWorkers, WorkerConfig};
+use crate::store::{RocksStore, ShardLog};
+
+/// Everything opened before the listener starts accepting.
+struct Services {
+    state: Arc<AppState>,
+    store: Arc<RocksStore>,
+    workers: Arc<ShardWorkers>,
+}
+
+impl Services {
+    /// Blocking: opens RocksDB and loads the catalog.
+    fn open(config: Config) -> anyhow::Result<Services> {
+        let dir = &config.server.data_dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
+        let store = RocksStore::open(dir)
+            .map_err(|e| anyhow::anyhow!("cannot open the store in {}: {e}", dir.display()))?;
+        let catalog = Arc::new(Catalog::load(store.clone(), config.catalog.clone(), dir)?);
+        let log: Arc<dyn ShardLog> = store.clone();
+        let workers = ShardWorkers::start(
+            log.clone(),
+            WorkerConfig {
+                workers: config.worker_count(),
+                queue_depth: config.storage.queue_depth,
+                max_commit_requests: config.storage.max_commit_requests,
+                max_commit_bytes: config.storage.max_commit_bytes,
+                sync: config.storage.durability == Durability::Power,
+            },
+        );
+        let ingest = Arc::new(Ingest::new(
+            catalog.clone(),
+            workers.clone(),
+            config.limits.clone(),
+        ));
+        let keys = KeyRing::new(config.access_keys.clone());
+        let state = Arc::new(AppState {
+            catalog,
+            ingest,
+            log,
+            keys,
+            config,
+            shutting_down: AtomicBool::new(false),
+        });
+        Ok(Services {
+            state,
+            store,
+            workers,
+        })
+    }
+}
+
+/// A running daemon: what `main` and the integration tests start and stop.
+pub struct Daemon {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Daemon {
+    /// Validates the configuration, opens storage, binds the listener and starts serving. When
+    /// this returns, the daemon accepts writes.
+    pub async fn start(config: Config) -> anyhow::Result<Daemon> {
+        let problems = config.problems();
+        if !problems.is_empty() {
+            anyhow::bail!("invalid configuration:\n  {}", problems.join("\n  "));
+        }
+        let listen = config.server.listen;
+        let services = tokio::task::spawn_blocking(move || Services::open(config)).await??;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = watch::channel(false);
+        let task = tokio::spawn(run(services, listener, rx));
+        Ok(Daemon {
+            addr,
+            shutdown: tx,
+            task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, finishes in-flight requests, drains the shard queues and flushes.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await?
+    }
+}
+
+async fn run(
+    services: Services,
+    listener: TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let Services {
+        state,
+        store,
+        workers,
+    } = services;
+    let mut flag = shutdown.clone();
+    let st = state.clone();
+    tokio::spawn(async move {
+        if flag.wait_for(|s| *s).await.is_ok() {
+            st.shutting_down.store(true, Ordering::Relaxed);
+        }
+    });
+    http::serve(listener, state.clone(), shutdown).await;
+    tracing::info!("listener closed; draining shard queues");
+    tokio::task::spawn_blocking(move || {
+        workers.shutdown();
+        store.flush()
+    })
+    .await??;
+    tracing::info!("storage flushed; stopped");
+    Ok(())
+}

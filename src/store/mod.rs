@@ -1,0 +1,509 @@
+//! Storage: the only module that imports `rocksdb`. It owns the database, its column families
+//! (see [`keys`] for the layout) and the shard log: append a batch of LogGroups to shards
+//! atomically and get their positions, read from a position, find a position by receive time,
+//! trim by time. The shard log is the [`ShardLog`] trait so another backend can sit beside this one.
+
+pub mod keys;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rocksdb::{
+    ColumnFamilyDescriptor, DBWithThreadMode, Direction, IteratorMode, MultiThreaded, Options,
+    WriteBatch, WriteOptions,
+};
+use uuid::Uuid;
+
+pub use keys::{Codec, RecordHeader};
+
+type Db = DBWithThreadMode<MultiThreaded>;
+type Batch = WriteBatch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("logstore storage {0} does not exist")]
+    NoStream(Uuid),
+    #[error("corrupt record in {stream} shard {shard} at {seq}")]
+    Corrupt { stream: Uuid, shard: u32, seq: u64 },
+}
+
+/// One LogGroup to append.
+#[derive(Debug, Clone)]
+pub struct GroupRecord {
+    pub header: RecordHeader,
+    pub payload: bytes::Bytes,
+}
+
+/// All LogGroups of one request: they go to one shard, atomically.
+#[derive(Debug, Clone)]
+pub struct Append {
+    pub stream: Uuid,
+    pub shard: u32,
+    pub groups: Vec<GroupRecord>,
+}
+
+/// A stored LogGroup read back.
+#[derive(Debug, Clone)]
+pub struct StoredGroup {
+    pub seq: u64,
+    pub header: RecordHeader,
+    pub payload: Vec<u8>,
+}
+
+/// The shard log: what the write and read paths need from storage.
+pub trait ShardLog: Send + Sync + 'static {
+    /// Appends every item in one atomic write (all or nothing). Returns the first sequence number
+    /// of each item; an item's groups get consecutive numbers. Receive times are stamped here and
+    /// never decrease within a shard. `sync` fsyncs the WAL before returning.
+    fn append(&self, items: &mut [Append], sync: bool) -> Result<Vec<u64>, StoreError>;
+    /// Up to `max_groups` groups from `from` on, stopping once `max_bytes` of payload are read
+    /// (at least one group is returned when one exists).
+    fn read(
+        &self,
+        stream: Uuid,
+        shard: u32,
+        from: u64,
+        max_groups: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredGroup>, StoreError>;
+    /// `(first, end)`: the first retained sequence and one past the last (equal when empty).
+    fn bounds(&self, stream: Uuid, shard: u32) -> Result<(u64, u64), StoreError>;
+    /// The first sequence whose receive time is at or after `unix_ns` (`end` if none).
+    fn seek_receive_time(&self, stream: Uuid, shard: u32, unix_ns: u64) -> Result<u64, StoreError>;
+    /// Removes every group of the shard received before `unix_ns`. Returns how many were removed.
+    fn trim_before(&self, stream: Uuid, shard: u32, unix_ns: u64) -> Result<u64, StoreError>;
+}
+
+/// Per-shard append state, owned by the store so sequence numbers stay dense.
+#[derive(Debug, Clone, Copy)]
+struct Tail {
+    next_seq: u64,
+    last_receive_ns: u64,
+}
+
+/// The embedded RocksDB backend.
+pub struct RocksStore {
+    db: Db,
+    tails: Mutex<HashMap<(Uuid, u32), Tail>>,
+}
+
+impl RocksStore {
+    pub fn open(dir: &Path) -> Result<Arc<RocksStore>, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_keep_log_file_num(8);
+        opts.increase_parallelism(2);
+        let existing = Db::list_cf(&opts, dir).unwrap_or_default();
+        let mut names: Vec<String> = existing;
+        for required in ["default", keys::META_CF] {
+            if !names.iter().any(|n| n == required) {
+                names.push(required.to_string());
+            }
+        }
+        let cfs = names
+            .iter()
+            .map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
+        let db = Db::open_cf_descriptors(&opts, dir, cfs)?;
+        Ok(Arc::new(RocksStore {
+            db,
+            tails: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Creates the column family of a logstore (idempotent).
+    pub fn create_stream(&self, stream: Uuid) -> Result<(), StoreError> {
+        let name = keys::logstore_cf(stream);
+        if self.db.cf_handle(&name).is_none() {
+            self.db.create_cf(&name, &cf_options())?;
+        }
+        Ok(())
+    }
+
+    /// Drops a logstore's column family and everything in it.
+    pub fn drop_stream(&self, stream: Uuid) -> Result<(), StoreError> {
+        let name = keys::logstore_cf(stream);
+        self.tails
+            .lock()
+            .expect("tails lock")
+            .retain(|(s, _), _| *s != stream);
+        if self.db.cf_handle(&name).is_some() {
+            self.db.drop_cf(&name)?;
+        }
+        Ok(())
+    }
+
+    /// The ids of every logstore column family present on disk.
+    pub fn stream_ids(&self, dir: &Path) -> Vec<Uuid> {
+        Db::list_cf(&Options::default(), dir)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| keys::is_logstore_cf(n))
+            .filter_map(|n| Uuid::parse_str(&n[3..]).ok())
+            .collect()
+    }
+
+    /// Writes catalog entries and deletions atomically, fsynced.
+    pub fn meta_write(
+        &self,
+        puts: &[(Vec<u8>, Vec<u8>)],
+        deletes: &[Vec<u8>],
+    ) -> Result<(), StoreError> {
+        let cf = self.meta_cf()?;
+        let mut batch = Batch::default();
+        for (k, v) in puts {
+            batch.put_cf(&cf, k, v);
+        }
+        for k in deletes {
+            batch.delete_cf(&cf, k);
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    /// Every catalog entry whose key starts with `prefix`.
+    pub fn meta_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let cf = self.meta_cf()?;
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(&cf, IteratorMode::From(prefix, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Flushes memtables and the WAL to disk (used on shutdown).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_wal(true)?;
+        for name in self.cf_names() {
+            if let Some(cf) = self.db.cf_handle(&name) {
+                self.db.flush_cf(&cf)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn cf_names(&self) -> Vec<String> {
+        let path = self.db.path().to_path_buf();
+        Db::list_cf(&Options::default(), path).unwrap_or_default()
+    }
+
+    fn meta_cf(&self) -> Result<Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
+        self.db
+            .cf_handle(keys::META_CF)
+            .ok_or(StoreError::NoStream(Uuid::nil()))
+    }
+
+    fn stream_cf(&self, stream: Uuid) -> Result<Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
+        self.db
+            .cf_handle(&keys::logstore_cf(stream))
+            .ok_or(StoreError::NoStream(stream))
+    }
+
+    /// The tail of a shard, loaded from disk the first time it is needed.
+    fn load_tail(&self, stream: Uuid, shard: u32) -> Result<Tail, StoreError> {
+        let cf = self.stream_cf(stream)?;
+        let upper = keys::log_key(shard, u64::MAX);
+        let mut it = self
+            .db
+            .iterator_cf(&cf, IteratorMode::From(&upper, Direction::Reverse));
+        if let Some(item) = it.next() {
+            let (k, v) = item?;
+            if let Some((s, seq)) = keys::parse_log_key(&k) {
+                if s == shard {
+                    let last_receive_ns = RecordHeader::receive_ns_of(&v).unwrap_or(0);
+                    return Ok(Tail {
+                        next_seq: seq + 1,
+                        last_receive_ns,
+                    });
+                }
+            }
+        }
+        Ok(Tail {
+            next_seq: 1,
+            last_receive_ns: 0,
+        })
+    }
+
+    fn tail(&self, stream: Uuid, shard: u32) -> Result<Tail, StoreError> {
+        if let Some(t) = self.tails.lock().expect("tails lock").get(&(stream, shard)) {
+            return Ok(*t);
+        }
+        let t = self.load_tail(stream, shard)?;
+        Ok(*self
+            .tails
+            .lock()
+            .expect("tails lock")
+            .entry((stream, shard))
+            .or_insert(t))
+    }
+
+    fn get_seq(&self, stream: Uuid, shard: u32, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let cf = self.stream_cf(stream)?;
+        Ok(self.db.get_cf(&cf, keys::log_key(shard, seq))?)
+    }
+}
+
+fn cf_options() -> Options {
+    let mut o = Options::default();
+    // Payloads are mostly LZ4 blocks already; compressing them again costs CPU for nothing.
+    o.set_compression_type(rocksdb::DBCompressionType::None);
+    o
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+impl ShardLog for RocksStore {
+    fn append(&self, items: &mut [Append], sync: bool) -> Result<Vec<u64>, StoreError> {
+        let mut batch = Batch::default();
+        let mut firsts = Vec::with_capacity(items.len());
+        let mut new_tails: HashMap<(Uuid, u32), Tail> = HashMap::new();
+        let now = now_ns();
+        for item in items.iter_mut() {
+            let cf = self.stream_cf(item.stream)?;
+            let key = (item.stream, item.shard);
+            let mut tail = match new_tails.get(&key) {
+                Some(t) => *t,
+                None => self.tail(item.stream, item.shard)?,
+            };
+            firsts.push(tail.next_seq);
+            for group in &mut item.groups {
+                tail.last_receive_ns = tail.last_receive_ns.max(now);
+                group.header.receive_ns = tail.last_receive_ns;
+                let value = group.header.encode(&group.payload);
+                batch.put_cf(&cf, keys::log_key(item.shard, tail.next_seq), value);
+                tail.next_seq += 1;
+            }
+            new_tails.insert(key, tail);
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(batch, &wo)?;
+        // Only after the write succeeded: a failed write leaves no gap in the sequence.
+        self.tails.lock().expect("tails lock").extend(new_tails);
+        Ok(firsts)
+    }
+
+    fn read(
+        &self,
+        stream: Uuid,
+        shard: u32,
+        from: u64,
+        max_groups: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredGroup>, StoreError> {
+        let cf = self.stream_cf(stream)?;
+        let start = keys::log_key(shard, from);
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for item in self
+            .db
+            .iterator_cf(&cf, IteratorMode::From(&start, Direction::Forward))
+        {
+            if out.len() >= max_groups || (bytes >= max_bytes && !out.is_empty()) {
+                break;
+            }
+            let (k, v) = item?;
+            let Some((s, seq)) = keys::parse_log_key(&k) else {
+                break;
+            };
+            if s != shard {
+                break;
+            }
+            let (header, payload) =
+                RecordHeader::decode(&v).ok_or(StoreError::Corrupt { stream, shard, seq })?;
+            bytes += header.raw_len as usize;
+            out.push(StoredGroup {
+                seq,
+                header,
+                payload: payload.to_vec(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn bounds(&self, stream: Uuid, shard: u32) -> Result<(u64, u64), StoreError> {
+        let end = self.tail(stream, shard)?.next_seq;
+        let cf = self.stream_cf(stream)?;
+        let start = keys::log_key(shard, 0);
+        let mut it = self
+            .db
+            .iterator_cf(&cf, IteratorMode::From(&start, Direction::Forward));
+        let first = match it.next() {
+            Some(item) => {
+                let (k, _) = item?;
+                match keys::parse_log_key(&k) {
+                    Some((s, seq)) if s == shard => seq,
+                    _ => end,
+                }
+            }
+            None => end,
+        };
+        Ok((first.min(end), end))
+    }
+
+    fn seek_receive_time(&self, stream: Uuid, shard: u32, unix_ns: u64) -> Result<u64, StoreError> {
+        let (mut lo, mut hi) = self.bounds(stream, shard)?;
+        // Receive times never decrease along the sequence: binary search for the first >= unix_ns.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let recv = match self.get_seq(stream, shard, mid)? {
+                Some(v) => RecordHeader::receive_ns_of(&v).ok_or(StoreError::Corrupt {
+                    stream,
+                    shard,
+                    seq: mid,
+                })?,
+                None => 0, // trimmed concurrently: treat as old
+            };
+            if recv < unix_ns {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    fn trim_before(&self, stream: Uuid, shard: u32, unix_ns: u64) -> Result<u64, StoreError> {
+        let (first, _) = self.bounds(stream, shard)?;
+        let cut = self.seek_receive_time(stream, shard, unix_ns)?;
+        if cut <= first {
+            return Ok(0);
+        }
+        let cf = self.stream_cf(stream)?;
+        self.db
+            .delete_range_cf(&cf, keys::log_key(shard, first), keys::log_key(shard, cut))?;
+        Ok(cut - first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(n: u8) -> GroupRecord {
+        GroupRecord {
+            header: RecordHeader {
+                codec: Codec::None,
+                raw_len: 1,
+                log_count: 1,
+                min_time: 1,
+                max_time: 1,
+                receive_ns: 0,
+                client_ip: "10.0.0.1".into(),
+            },
+            payload: bytes::Bytes::from(vec![n]),
+        }
+    }
+
+    #[test]
+    fn append_read_bounds_and_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let stream = Uuid::new_v4();
+        {
+            let store = RocksStore::open(dir.path()).unwrap();
+            store.create_stream(stream).unwrap();
+            assert_eq!(store.bounds(stream, 0).unwrap(), (1, 1));
+            let mut items = vec![
+                Append {
+                    stream,
+                    shard: 0,
+                    groups: vec![group(1), group(2)],
+                },
+                Append {
+                    stream,
+                    shard: 1,
+                    groups: vec![group(9)],
+                },
+                Append {
+                    stream,
+                    shard: 0,
+                    groups: vec![group(3)],
+                },
+            ];
+            assert_eq!(store.append(&mut items, false).unwrap(), vec![1, 1, 3]);
+            let got = store.read(stream, 0, 1, 10, usize::MAX).unwrap();
+            assert_eq!(
+                got.iter().map(|g| g.payload[0]).collect::<Vec<_>>(),
+                vec![1, 2, 3]
+            );
+            assert!(got
+                .windows(2)
+                .all(|w| w[0].header.receive_ns <= w[1].header.receive_ns));
+            assert_eq!(
+                store.read(stream, 0, 2, 1, usize::MAX).unwrap()[0].payload,
+                vec![2]
+            );
+            assert_eq!(store.read(stream, 1, 1, 10, usize::MAX).unwrap().len(), 1);
+            assert_eq!(store.bounds(stream, 0).unwrap(), (1, 4));
+        }
+        let store = RocksStore::open(dir.path()).unwrap();
+        assert_eq!(store.stream_ids(dir.path()), vec![stream]);
+        assert_eq!(store.bounds(stream, 0).unwrap(), (1, 4));
+        let mut more = vec![Append {
+            stream,
+            shard: 0,
+            groups: vec![group(4)],
+        }];
+        assert_eq!(store.append(&mut more, true).unwrap(), vec![4]);
+    }
+
+    #[test]
+    fn seek_and_trim_by_receive_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path()).unwrap();
+        let stream = Uuid::new_v4();
+        store.create_stream(stream).unwrap();
+        let mut stamps = Vec::new();
+        for i in 0..5 {
+            let mut items = vec![Append {
+                stream,
+                shard: 0,
+                groups: vec![group(i)],
+            }];
+            store.append(&mut items, false).unwrap();
+            stamps.push(items[0].groups[0].header.receive_ns);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert_eq!(store.seek_receive_time(stream, 0, 0).unwrap(), 1);
+        assert_eq!(store.seek_receive_time(stream, 0, stamps[2]).unwrap(), 3);
+        assert_eq!(store.seek_receive_time(stream, 0, u64::MAX).unwrap(), 6);
+        assert_eq!(store.trim_before(stream, 0, stamps[2]).unwrap(), 2);
+        assert_eq!(store.bounds(stream, 0).unwrap(), (3, 6));
+        assert_eq!(store.read(stream, 0, 1, 10, usize::MAX).unwrap()[0].seq, 3);
+    }
+
+    #[test]
+    fn dropped_stream_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path()).unwrap();
+        let stream = Uuid::new_v4();
+        store.create_stream(stream).unwrap();
+        store.drop_stream(stream).unwrap();
+        let mut items = vec![Append {
+            stream,
+            shard: 0,
+            groups: vec![group(1)],
+        }];
+        assert!(matches!(
+            store.append(&mut items, false),
+            Err(StoreError::NoStream(_))
+        ));
+    }
+}

@@ -1,0 +1,148 @@
+//! Black-box test of the `logtide` binary: start it, write through HTTP, stop it with SIGTERM
+//! (it must exit 0), start it again on the same data dir, and read the data back.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use logtide::wire::pb::{log::Content, Log, LogGroup, LogGroupList};
+use prost::Message;
+
+struct Running {
+    child: Child,
+    addr: String,
+}
+
+fn start(data_dir: &std::path::Path) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logtide"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("LOGTIDE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start logtide");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("logtide listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    Running { child, addr }
+}
+
+fn sigterm_and_wait(mut r: Running) {
+    let status = Command::new("kill")
+        .args(["-TERM", &r.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = r.child.try_wait().unwrap() {
+            assert!(
+                status.success(),
+                "logtide exited with {status} after SIGTERM"
+            );
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "logtide did not exit within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn http(addr: &str) -> reqwest::blocking::Client {
+    let _ = addr;
+    reqwest::blocking::Client::new()
+}
+
+#[test]
+fn sigterm_then_restart_keeps_acknowledged_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32;
+    let groups: Vec<LogGroup> = (0..20)
+        .map(|i| LogGroup {
+            logs: vec![Log {
+                time: now,
+                contents: vec![Content {
+                    key: "i".into(),
+                    value: i.to_string(),
+                }],
+                time_ns: Some(7),
+            }],
+            topic: Some("bin".into()),
+            ..Default::default()
+        })
+        .collect();
+
+    let first = start(dir.path());
+    let client = http(&first.addr);
+    let health = client
+        .get(format!("http://{}/health", first.addr))
+        .send()
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    for g in &groups {
+        let raw = g.encode_to_vec();
+        let r = client
+            .post(format!(
+                "http://{}/logstores/bin_store/shards/lb",
+                first.addr
+            ))
+            .header("host", "binproj.127.0.0.1")
+            .header("x-log-compresstype", "lz4")
+            .header("x-log-bodyrawsize", raw.len().to_string())
+            .body(lz4_flex::block::compress(&raw))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    sigterm_and_wait(first);
+
+    let second = start(dir.path());
+    let client = http(&second.addr);
+    let shards: Vec<serde_json::Value> = client
+        .get(format!("http://{}/logstores/bin_store/shards", second.addr))
+        .header("host", "binproj.127.0.0.1")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut back = Vec::new();
+    for s in shards {
+        let id = s["shardID"].as_u64().unwrap();
+        let base = format!("http://{}/logstores/bin_store/shards/{id}", second.addr);
+        let c: serde_json::Value = client
+            .get(format!("{base}?type=cursor&from=begin"))
+            .header("host", "binproj.127.0.0.1")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let cursor = c["cursor"].as_str().unwrap();
+        let r = client
+            .get(format!(
+                "{base}?type=logs&count=1000&cursor={}",
+                cursor.replace('=', "%3D")
+            ))
+            .header("host", "binproj.127.0.0.1")
+            .send()
+            .unwrap();
+        assert!(
+            r.headers().get("x-log-compresstype").is_none(),
+            "no Accept-Encoding: uncompressed body"
+        );
+        back.extend(LogGroupList::decode(r.bytes().unwrap()).unwrap().log_groups);
+    }
+    sigterm_and_wait(second);
+    back.sort_by_key(|g| g.logs[0].contents[0].value.parse::<u32>().unwrap());
+    assert_eq!(back, groups);
+}
