@@ -238,6 +238,12 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_config_documents_exactly_the_defaults() {
+        let shipped = Config::from_toml(include_str!("../dist/logtide.toml")).unwrap();
+        assert_eq!(format!("{shipped:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(Config::from_toml("[server]\nlisten_addr = \"127.0.0.1:1\"\n").is_err());
     }

@@ -146,3 +146,46 @@ fn sigterm_then_restart_keeps_acknowledged_data() {
     back.sort_by_key(|g| g.logs[0].contents[0].value.parse::<u32>().unwrap());
     assert_eq!(back, groups);
 }
+
+#[test]
+fn check_config_accepts_the_shipped_file_and_lists_every_problem() {
+    let bin = env!("CARGO_BIN_EXE_logtide");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/dist/logtide.toml");
+    let ok = Command::new(bin)
+        .args(["check-config", shipped])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[server]\nlisten = \"0.0.0.0:7480\"\n[limits]\nmax_logs = 0\n",
+    )
+    .unwrap();
+    let out = Command::new(bin)
+        .arg("check-config")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 problem(s)"), "{err}");
+    assert!(
+        err.contains("max_logs") && err.contains("allow_anonymous"),
+        "{err}"
+    );
+
+    // serve refuses the same file before touching the data dir.
+    let refused = Command::new(bin)
+        .args(["serve", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+}

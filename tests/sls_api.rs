@@ -751,3 +751,45 @@ async fn signatures_are_required_when_keys_are_configured() {
     let d = TestDaemon::start_in(dir, NO_AUTO).await;
     assert_eq!(d.pull_all("proj", "store").await.len(), 1);
 }
+
+#[tokio::test]
+async fn power_durability_fsyncs_and_still_round_trips() {
+    let d = TestDaemon::start("[storage]\ndurability = \"power\"\nshard_workers = 1\n").await;
+    let mut sent = Vec::new();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let g = group(&format!("power{i}"), 2);
+        sent.push(g.clone());
+        let (http, url) = (d.http.clone(), d.url("/logstores/pw_store/shards/lb"));
+        tasks.push(tokio::spawn(async move {
+            let raw = g.encode_to_vec();
+            let r = http
+                .post(url)
+                .header("host", "pw-proj.127.0.0.1")
+                .header("x-log-compresstype", "lz4")
+                .header("x-log-bodyrawsize", raw.len().to_string())
+                .body(lz4_flex::block::compress(&raw))
+                .send()
+                .await
+                .unwrap();
+            r.status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let got: Vec<LogGroup> = d
+        .pull_all("pw-proj", "pw_store")
+        .await
+        .into_iter()
+        .map(|(_, g)| g)
+        .collect();
+    assert_eq!(got.len(), sent.len());
+    for g in &sent {
+        assert!(
+            got.contains(g),
+            "acknowledged group {:?} is stored",
+            g.topic
+        );
+    }
+}

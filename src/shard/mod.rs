@@ -191,6 +191,7 @@ mod tests {
 
     /// A shard log that blocks until released, to fill queues deterministically.
     struct Gate {
+        entered: std::sync::atomic::AtomicUsize,
         open: Mutex<bool>,
         cv: std::sync::Condvar,
         appended: Mutex<Vec<usize>>,
@@ -198,6 +199,8 @@ mod tests {
 
     impl ShardLog for Gate {
         fn append(&self, items: &mut [Append], _sync: bool) -> Result<Vec<u64>, StoreError> {
+            self.entered
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut open = self.open.lock().unwrap();
             while !*open {
                 open = self.cv.wait(open).unwrap();
@@ -249,6 +252,7 @@ mod tests {
     #[test]
     fn full_queue_is_busy_and_queued_work_is_group_committed() {
         let gate = Arc::new(Gate {
+            entered: Default::default(),
             open: Mutex::new(false),
             cv: Default::default(),
             appended: Mutex::new(Vec::new()),
@@ -263,8 +267,8 @@ mod tests {
         let pool = ShardWorkers::start(gate.clone(), cfg);
         let stream = Uuid::new_v4();
         let mut acks = vec![pool.submit(append(stream)).unwrap()];
-        // The worker holds the first job inside the gated append; wait until it has taken it.
-        while pool.queue_len(stream, 0) != 0 {
+        // Wait until the worker holds the first job inside the gated append.
+        while gate.entered.load(std::sync::atomic::Ordering::SeqCst) == 0 {
             std::thread::yield_now();
         }
         acks.push(pool.submit(append(stream)).unwrap());

@@ -105,58 +105,55 @@ def _binary_path():
     return binary
 
 
-@pytest.fixture(scope="session")
-def daemon(tmp_path_factory):
+def start_daemon(workdir):
+    """Start `$LOGTIDE_BIN serve` with a config in workdir (written once, then reused)."""
     binary = _binary_path()
-    workdir = str(tmp_path_factory.mktemp("logtide"))
-    config_path = _write_config(workdir)
+    config_path = os.path.join(workdir, "logtide.toml")
+    if not os.path.exists(config_path):
+        config_path = _write_config(workdir)
     stderr_path = os.path.join(workdir, "daemon.stderr")
-    stderr_file = open(stderr_path, "wb")
-    process = subprocess.Popen(
-        [binary, "serve", "--config", config_path],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=stderr_file,
-    )
-    stderr_file.close()
+    with open(stderr_path, "ab") as stderr_file:
+        process = subprocess.Popen(
+            [binary, "serve", "--config", config_path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+        )
     lines = queue.Queue()
     threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
 
-    port = None
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while port is None:
-        remaining = deadline - time.monotonic()
-        try:
-            line = lines.get(timeout=max(remaining, 0.01))
-        except queue.Empty:
-            process.kill()
-            process.wait()
-            pytest.fail(
-                "logtide printed no ready line within %ds.\nstderr:\n%s"
-                % (READY_TIMEOUT_SECONDS, _stderr_text(stderr_path)),
-                pytrace=False,
-            )
-        if line is None:
-            code = process.wait()
-            pytest.fail(
-                "logtide exited with %s before printing its ready line.\nstderr:\n%s"
-                % (code, _stderr_text(stderr_path)),
-                pytrace=False,
-            )
-        match = READY_LINE.match(line)
-        if not match:
-            process.kill()
-            process.wait()
-            pytest.fail(
-                "first stdout line of logtide is %r, expected 'logtide listening on "
-                "127.0.0.1:PORT'.\nstderr:\n%s" % (line, _stderr_text(stderr_path)),
-                pytrace=False,
-            )
-        port = int(match.group(1))
+    try:
+        line = lines.get(timeout=READY_TIMEOUT_SECONDS)
+    except queue.Empty:
+        process.kill()
+        process.wait()
+        pytest.fail(
+            "logtide printed no ready line within %ds.\nstderr:\n%s"
+            % (READY_TIMEOUT_SECONDS, _stderr_text(stderr_path)),
+            pytrace=False,
+        )
+    if line is None:
+        code = process.wait()
+        pytest.fail(
+            "logtide exited with %s before printing its ready line.\nstderr:\n%s"
+            % (code, _stderr_text(stderr_path)),
+            pytrace=False,
+        )
+    match = READY_LINE.match(line)
+    if not match:
+        process.kill()
+        process.wait()
+        pytest.fail(
+            "first stdout line of logtide is %r, expected 'logtide listening on "
+            "127.0.0.1:PORT'.\nstderr:\n%s" % (line, _stderr_text(stderr_path)),
+            pytrace=False,
+        )
+    return Daemon(process, int(match.group(1)), stderr_path, lines)
 
-    running = Daemon(process, port, stderr_path, lines)
-    yield running
 
+def stop_daemon(running):
+    """SIGTERM the daemon; assert it exits 0 within 30 s and printed nothing more on stdout."""
+    process = running.process
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -178,13 +175,21 @@ def daemon(tmp_path_factory):
     extra = []
     while True:
         try:
-            line = lines.get(timeout=2)
+            line = running.stdout_lines.get(timeout=2)
         except queue.Empty:
             break
         if line is None:
             break
         extra.append(line)
     assert extra == [], "logtide printed more than its ready line on stdout: %r" % extra
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory):
+    """The daemon shared by the whole session; stopped with SIGTERM at the end."""
+    running = start_daemon(str(tmp_path_factory.mktemp("logtide")))
+    yield running
+    stop_daemon(running)
 
 
 @pytest.fixture(autouse=True)
