@@ -16,7 +16,6 @@ import re
 import signal
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -208,10 +207,13 @@ def _daemon_still_running(request):
         )
 
 
-def make_client(daemon, access_key_id=ACCESS_KEY_ID, access_key_secret=ACCESS_KEY_SECRET):
-    """An SDK client that reaches the daemon at 127.0.0.1:PORT (sls.md §12)."""
+def make_client(daemon, access_key_id=ACCESS_KEY_ID, access_key_secret=ACCESS_KEY_SECRET, **kwargs):
+    """An SDK client that reaches the daemon at 127.0.0.1:PORT (sls.md §12).
+
+    kwargs go to LogClient, e.g. auth_version="v4", region="cn-hangzhou".
+    """
     client = LogClient(
-        "127.0.0.1:%d" % daemon.port, access_key_id, access_key_secret, source=CLIENT_SOURCE
+        "127.0.0.1:%d" % daemon.port, access_key_id, access_key_secret, source=CLIENT_SOURCE, **kwargs
     )
     client._isRowIp = True
     client.timeout = SDK_TIMEOUT_SECONDS

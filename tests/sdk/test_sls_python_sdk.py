@@ -9,195 +9,32 @@ sent (and whether each write was accepted); the tests then read everything back 
 compare it field by field, so each test checks one property and can fail on its own.
 """
 
-import base64
 import collections
+import itertools
 import time
 
 import pytest
-from aliyun.log import LogException, LogItem, PutLogsRequest
+from aliyun.log import LogException
 
-from conftest import CLIENT_SOURCE, http_get, make_client, unique_name
-
-# ---------------------------------------------------------------------------------
-# Shapes and helpers
-# ---------------------------------------------------------------------------------
-
-Group = collections.namedtuple("Group", "topic source tags logs")
-LogRecord = collections.namedtuple("LogRecord", "time time_ns contents")
-
-KEY_SPACE_END = "f" * 32
-# Initial ranges of a 4-shard logstore (sls.md §8.1).
-FOUR_SHARD_RANGES = [
-    ("00000000000000000000000000000000", "40000000000000000000000000000000"),
-    ("40000000000000000000000000000000", "80000000000000000000000000000000"),
-    ("80000000000000000000000000000000", "c0000000000000000000000000000000"),
-    ("c0000000000000000000000000000000", KEY_SPACE_END),
-]
-META_TAGS = ("__receive_time__", "__client_ip__")
-CASE_KEY = "case"  # every written group carries a unique ("case", label) content first
-PULL_PAGE = 3  # small pages, so that pulls really follow x-log-cursor across responses
-MAX_PAGES = 500
-
-
-def _text(value):
-    return value.decode("utf-8") if isinstance(value, bytes) else value
-
-
-def normalize_pulled(log_group):
-    """A pulled protobuf LogGroup as a comparable Group."""
-    return Group(
-        topic=_text(log_group.Topic),
-        source=_text(log_group.Source),
-        tags=tuple((_text(t.Key), _text(t.Value)) for t in log_group.LogTags),
-        logs=tuple(
-            LogRecord(
-                time=log.Time,
-                time_ns=log.Time_ns,
-                contents=tuple((_text(c.Key), _text(c.Value)) for c in log.Contents),
-            )
-            for log in log_group.Logs
-        ),
-    )
-
-
-def label_of(group):
-    first = group.logs[0].contents[0] if group.logs and group.logs[0].contents else None
-    return first[1] if first and first[0] == CASE_KEY else None
-
-
-def group_diff(want, got):
-    """Human-readable differences between a written and a pulled Group."""
-    lines = []
-    for field in ("topic", "source", "tags"):
-        if getattr(want, field) != getattr(got, field):
-            lines.append("%s: wrote %r, pulled %r" % (field, getattr(want, field), getattr(got, field)))
-    if len(want.logs) != len(got.logs):
-        lines.append("log count: wrote %d, pulled %d" % (len(want.logs), len(got.logs)))
-    for index, (w, g) in enumerate(zip(want.logs, got.logs)):
-        for field in ("time", "time_ns"):
-            if getattr(w, field) != getattr(g, field):
-                lines.append("log %d %s: wrote %r, pulled %r" % (index, field, getattr(w, field), getattr(g, field)))
-        if w.contents != g.contents:
-            lines.append("log %d contents: wrote %r, pulled %r" % (index, w.contents[:8], g.contents[:8]))
-        if len(lines) > 12:
-            lines.append("...")
-            break
-    return "\n".join(lines)
-
-
-def error_of(call):
-    """Run call(); return the LogException it raised (fail if it succeeded)."""
-    try:
-        call()
-    except LogException as err:
-        return err
-    pytest.fail("expected a LogException, but the call succeeded")
-
-
-def describe(err):
-    return "%s (HTTP %s): %s" % (err.get_error_code(), err.get_resp_status(), err.get_error_message())
-
-
-def assert_error(err, code, status):
-    assert err is not None, "expected %s, got success" % code
-    assert (err.get_error_code(), err.get_resp_status()) == (code, status), describe(err)
-
-
-class WriteSpec:
-    """One PutLogs call: what to send, how, and where it must land (if routed)."""
-
-    def __init__(self, label, logs, topic="", source=None, tags=(), hash_key=None,
-                 expected_shard=None, compress=True, compress_type=None):
-        self.label = label
-        self.logs = logs  # [(unix_seconds, time_nano_part or None, [(k, v), ...]), ...]
-        self.topic = topic
-        self.source = source
-        self.tags = tuple(tags)
-        self.hash_key = hash_key
-        self.expected_shard = expected_shard
-        self.compress = compress
-        self.compress_type = compress_type
-
-    @property
-    def compression(self):
-        return "none" if not self.compress else (self.compress_type or "lz4")
-
-
-def put_spec(client, project, logstore, spec):
-    """Send spec with the SDK; return the Group that PullLogs must give back."""
-    items = []
-    for index, (seconds, nanos, contents) in enumerate(spec.logs):
-        contents = list(contents)
-        if index == 0:
-            contents.insert(0, (CASE_KEY, spec.label))
-        items.append(LogItem(timestamp=seconds, contents=contents, time_nano_part=nanos))
-    request = PutLogsRequest(
-        project, logstore, spec.topic, spec.source, items,
-        hashKey=spec.hash_key, compress=spec.compress,
-        logtags=list(spec.tags) if spec.tags else None, compress_type=spec.compress_type,
-    )
-    client.put_logs(request)
-    return Group(
-        topic=spec.topic,
-        source=spec.source or CLIENT_SOURCE,
-        tags=spec.tags,
-        logs=tuple(
-            # The SDK replaces a missing nano part by the clock's (sls.md §1): the item knows it.
-            LogRecord(item.get_time(), item.get_time_nano_part(), tuple(item.get_contents()))
-            for item in items
-        ),
-    )
-
-
-def pull_all(client, project, logstore, shard, cursor=None, page=PULL_PAGE, **pull_kwargs):
-    """Every LogGroup of a shard from cursor (default: begin) until a pull returns none."""
-    if cursor is None:
-        cursor = client.get_cursor(project, logstore, shard, "begin").get_cursor()
-    groups = []
-    for _ in range(MAX_PAGES):
-        resp = client.pull_logs(project, logstore, shard, cursor, count=page, **pull_kwargs)
-        pulled = list(resp.get_loggroup_list().LogGroups)
-        assert resp.get_loggroup_count() == len(pulled), (
-            "x-log-count=%d but the body holds %d LogGroups"
-            % (resp.get_loggroup_count(), len(pulled)))
-        if not pulled:
-            return groups
-        assert len(pulled) <= page, "asked for count=%d, got %d LogGroups" % (page, len(pulled))
-        assert resp.get_next_cursor() != cursor, "x-log-cursor did not advance past %d groups" % len(pulled)
-        groups.extend(normalize_pulled(g) for g in pulled)
-        cursor = resp.get_next_cursor()
-    pytest.fail("shard %d of %s never ran out of data after %d pulls" % (shard, logstore, MAX_PAGES))
-
-
-def pull_shards(client, project, logstore, shard_ids, **kwargs):
-    return {shard: pull_all(client, project, logstore, shard, **kwargs) for shard in shard_ids}
-
-
-def cursor_number(cursor):
-    """sls.md §9.1: a cursor is base64 of the decimal ASCII of an int64."""
-    decoded = base64.b64decode(cursor, validate=True).decode("ascii")
-    assert decoded.isdigit(), "cursor %r decodes to %r, not a decimal integer" % (cursor, decoded)
-    return int(decoded)
-
-
-def shard_table(client, project, logstore):
-    """list_shards as {shardID: (status, begin, end)}."""
-    shards = client.list_shards(project, logstore).get_shards_info()
-    table = {}
-    for shard in shards:
-        assert isinstance(shard["shardID"], int), shard
-        table[shard["shardID"]] = (shard["status"], shard["inclusiveBeginKey"], shard["exclusiveEndKey"])
-    assert len(table) == len(shards), "duplicate shard ids in %r" % shards
-    return table
-
-
-def wait_for_next_second():
-    """Sleep until just past the next whole second; return that second."""
-    now = time.time()
-    target = int(now) + 1
-    time.sleep(target - now + 0.05)
-    return target
-
+from conftest import http_get, make_client, start_daemon, stop_daemon, unique_name
+from sls_support import (
+    assert_error,
+    cursor_number,
+    describe,
+    error_of,
+    FOUR_SHARD_RANGES,
+    group_diff,
+    label_of,
+    MAX_PAGES,
+    META_TAGS,
+    normalize_pulled,
+    pull_all,
+    pull_shards,
+    put_spec,
+    shard_table,
+    wait_for_next_second,
+    WriteSpec,
+)
 
 # ---------------------------------------------------------------------------------
 # Daemon, projects, logstores, shards
@@ -499,6 +336,37 @@ def test_cursors_are_base64_decimal_and_consecutive(client, project, data_store,
     assert cursor_number(end) == cursor_number(begin) + len(pulled[shard])
 
 
+@pytest.mark.parametrize("encoding", ["lz4", "zstd"])
+def test_pull_response_is_compressed_as_asked(client, project, data_store, pulled, encoding):
+    # sls.md §9.3: GO requires x-log-compresstype whenever the body is non-empty.
+    begin = client.get_cursor(project, data_store.logstore, 0, "begin").get_cursor()
+    resp = client.pull_logs(project, data_store.logstore, 0, begin, count=2, accept_compress_type=encoding)
+    headers = {k.lower(): v for k, v in resp.get_all_headers().items()}
+    assert headers.get("x-log-compresstype") == encoding, headers
+    assert int(headers["x-log-bodyrawsize"]) > 0
+    assert [normalize_pulled(g) for g in resp.get_loggroup_list().LogGroups] == pulled[0][:2]
+
+
+def test_pull_stops_at_end_cursor(client, project, data_store, pulled):
+    assert len(pulled[0]) >= 3, "shard 0 should hold several groups"
+    begin = client.get_cursor(project, data_store.logstore, 0, "begin").get_cursor()
+    after_two = client.pull_logs(project, data_store.logstore, 0, begin, count=2).get_next_cursor()
+    bounded = client.pull_logs(project, data_store.logstore, 0, begin, count=100, end_cursor=after_two)
+    assert [normalize_pulled(g) for g in bounded.get_loggroup_list().LogGroups] == pulled[0][:2]
+    assert bounded.get_next_cursor() == after_two
+    empty = client.pull_logs(project, data_store.logstore, 0, after_two, count=100, end_cursor=after_two)
+    assert empty.get_loggroup_count() == 0
+
+
+def test_sdk_pull_log_time_range_helper(client, project, data_store, pulled):
+    # LogClient.pull_log loops pull_logs(end_cursor=...) until x-log-cursor equals the end cursor.
+    now = int(time.time())
+    responses = itertools.islice(
+        client.pull_log(project, data_store.logstore, 0, now - 3600, now + 3600, batch_size=2), MAX_PAGES)
+    groups = [normalize_pulled(g) for resp in responses for g in resp.get_loggroup_list().LogGroups]
+    assert groups == pulled[0]
+
+
 def test_get_cursor_by_old_unix_time_is_begin(client, project, data_store, pulled):
     an_hour_ago = int(time.time()) - 3600  # before any of these writes were received
     for shard in range(4):
@@ -625,6 +493,30 @@ def test_log_time_out_of_window_is_post_body_invalid(rejections, label):
 def test_rejected_requests_store_nothing(client, project, rejections):
     groups = pull_all(client, project, rejections.logstore, 0)
     assert groups == [rejections.control], "only the control write may be stored"
+
+
+def test_request_id_on_success_and_error(client, project):
+    # sls.md §2.3: x-log-requestid on every response (loongcollector rejects responses without it).
+    assert client.get_project(project).get_request_id()
+    err = error_of(lambda: client.get_logstore(project, "ls-missing"))
+    assert err.get_request_id(), describe(err)
+
+
+def test_signature_v4_client(daemon, project):
+    v4 = make_client(daemon, auth_version="v4", region="cn-hangzhou")
+    assert project in [p["projectName"] for p in v4.list_project().get_projects()]
+    v4.create_logstore(project, "ls-v4", ttl=30, shard_count=2)
+    assert v4.get_logstore(project, "ls-v4").get_shard_count() == 2
+    now = int(time.time())
+    lz4_group = put_spec(v4, project, "ls-v4", WriteSpec(
+        "v4-lz4", topic="v4", source="10.7.0.1", tags=[("auth", "v4")], hash_key="9",
+        logs=[(now, 5, [("k", "signed with v4 ü")])]))
+    zstd_group = put_spec(v4, project, "ls-v4", WriteSpec(
+        "v4-zstd", topic="v4", source="10.7.0.1", hash_key="1", compress_type="zstd",
+        logs=[(now, 6, [("k", "v4 zstd")])]))
+    assert pull_shards(v4, project, "ls-v4", [0, 1]) == {0: [zstd_group], 1: [lz4_group]}
+    bad = make_client(daemon, access_key_secret="SECRETWRONG", auth_version="v4", region="cn-hangzhou")
+    assert_error(error_of(lambda: bad.get_logstore(project, "ls-v4")), "SignatureNotMatch", 401)
 
 
 def test_missing_logstore_is_logstore_not_exist(client, project):
@@ -778,3 +670,43 @@ def test_delete_project(client):
     assert_error(error_of(lambda: client.create_logstore(doomed, "ls-x", shard_count=1)), "ProjectNotExist", 404)
     spec = WriteSpec("gone", logs=[(int(time.time()), 1, [("k", "v")])])
     assert_error(error_of(lambda: put_spec(client, doomed, "ls-x", spec)), "ProjectNotExist", 404)
+
+
+# ---------------------------------------------------------------------------------
+# Restart: a second daemon on the same data dir serves the same catalog and data
+# ---------------------------------------------------------------------------------
+
+def test_data_survives_restart(tmp_path):
+    workdir = str(tmp_path)
+    first = start_daemon(workdir)
+    try:
+        sdk = make_client(first)
+        name = unique_name("sdk-restart")
+        sdk.create_project(name, "restart")
+        sdk.create_logstore(name, "ls-keep", ttl=30, shard_count=2)
+        now = int(time.time())
+        for n, key in enumerate(["10", "c0", "20"]):
+            put_spec(sdk, name, "ls-keep", WriteSpec(
+                "keep-%d" % n, topic="keep", source="10.8.0.%d" % n, tags=[("n", str(n))], hash_key=key,
+                logs=[(now - n, n + 1, [("k", "survives ü %d" % n)])]))
+        sdk.split_shard(name, "ls-keep", 1, "c0000000000000000000000000000000")
+        shards_before = shard_table(sdk, name, "ls-keep")
+        data_before = pull_shards(sdk, name, "ls-keep", sorted(shards_before))
+        end_before = sdk.get_cursor(name, "ls-keep", 0, "end").get_cursor()
+    finally:
+        stop_daemon(first)
+
+    second = start_daemon(workdir)
+    try:
+        sdk = make_client(second)
+        assert sdk.get_project(name).get_projectname() == name
+        assert sdk.get_logstore(name, "ls-keep").get_ttl() == 30
+        assert shard_table(sdk, name, "ls-keep") == shards_before
+        assert pull_shards(sdk, name, "ls-keep", sorted(shards_before)) == data_before
+        assert sum(len(groups) for groups in data_before.values()) == 3
+        # Writing after the restart appends behind the old data, at the old end cursor.
+        later = put_spec(sdk, name, "ls-keep", WriteSpec("after-restart", hash_key="30", logs=[(now, 9, [("k", "new")])]))
+        assert pull_all(sdk, name, "ls-keep", 0, cursor=end_before) == [later]
+        assert pull_all(sdk, name, "ls-keep", 0) == data_before[0] + [later]
+    finally:
+        stop_daemon(second)
