@@ -24,7 +24,11 @@ fn nginx_batch(logs: usize, now: u32) -> Vec<u8> {
             ("status", ["200", "200", "200", "404", "500"][i % 5].to_string()),
             ("body_bytes_sent", ((i * 7919) % 50_000).to_string()),
             ("http_referer", "https://example.com/catalog/index.html".to_string()),
-            ("http_user_agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36".to_string()),
+            (
+                "http_user_agent",
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+                    .to_string(),
+            ),
             ("request_time", format!("0.{:03}", i % 1000)),
             ("upstream_addr", format!("192.168.1.{}:8080", i % 32)),
         ]
@@ -33,32 +37,20 @@ fn nginx_batch(logs: usize, now: u32) -> Vec<u8> {
         logs: (0..logs)
             .map(|i| Log {
                 time: now,
-                contents: fields(i)
-                    .into_iter()
-                    .map(|(k, v)| Content {
-                        key: k.into(),
-                        value: v,
-                    })
-                    .collect(),
+                contents: fields(i).into_iter().map(|(k, v)| Content { key: k.into(), value: v }).collect(),
                 time_ns: Some((i * 1000) as u32),
             })
             .collect(),
         topic: Some("nginx".into()),
         source: Some("10.0.0.1".into()),
-        log_tags: vec![LogTag {
-            key: "host".into(),
-            value: "web-1".into(),
-        }],
+        log_tags: vec![LogTag { key: "host".into(), value: "web-1".into() }],
         ..Default::default()
     }
     .encode_to_vec()
 }
 
 fn now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as u32
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32
 }
 
 fn decode_and_validate(c: &mut Criterion) {
@@ -69,37 +61,17 @@ fn decode_and_validate(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(raw.len() as u64));
     let mut out = Vec::new();
     g.bench_function("lz4_decompress_4096_logs", |b| {
-        b.iter(|| {
-            decompress_into(
-                Compression::Lz4,
-                &lz4,
-                Some(raw.len()),
-                limits.max_raw_bytes,
-                &mut out,
-            )
-            .unwrap()
-        })
+        b.iter(|| decompress_into(Compression::Lz4, &lz4, Some(raw.len()), limits.max_raw_bytes, &mut out).unwrap())
     });
     let t = now() as u64;
-    g.bench_function("validate_in_place_4096_logs", |b| {
-        b.iter(|| validate_log_group(&raw, &limits, t).unwrap())
-    });
+    g.bench_function("validate_in_place_4096_logs", |b| b.iter(|| validate_log_group(&raw, &limits, t).unwrap()));
     g.bench_function("lz4_plus_validate_4096_logs", |b| {
         b.iter(|| {
-            decompress_into(
-                Compression::Lz4,
-                &lz4,
-                Some(raw.len()),
-                limits.max_raw_bytes,
-                &mut out,
-            )
-            .unwrap();
+            decompress_into(Compression::Lz4, &lz4, Some(raw.len()), limits.max_raw_bytes, &mut out).unwrap();
             validate_log_group(&out, &limits, t).unwrap()
         })
     });
-    g.bench_function("prost_decode_owned_4096_logs", |b| {
-        b.iter(|| LogGroup::decode(raw.as_slice()).unwrap())
-    });
+    g.bench_function("prost_decode_owned_4096_logs", |b| b.iter(|| LogGroup::decode(raw.as_slice()).unwrap()));
     g.finish();
 }
 
@@ -118,12 +90,7 @@ fn routing(c: &mut Criterion) {
     let mut g = c.benchmark_group("route");
     g.throughput(Throughput::Elements(1));
     g.bench_function("parse_and_route_hash_key_64_shards", |b| {
-        b.iter(|| {
-            route::route_key(
-                &shards,
-                route::parse_hash_key("8C3A5F0E91B2D4C6A7E8F90123456789").unwrap(),
-            )
-        })
+        b.iter(|| route::route_key(&shards, route::parse_hash_key("8C3A5F0E91B2D4C6A7E8F90123456789").unwrap()))
     });
     g.bench_function("pick_balanced_64_shards", |b| {
         b.iter(|| route::pick_balanced(&shards, 17, |id| (id as usize * 7) % 5))
@@ -156,15 +123,7 @@ fn shard_commit(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(8 * raw.len() as u64));
     g.bench_function("group_commit_8_lz4_blocks_wal_no_sync", |b| {
         b.iter_batched(
-            || {
-                (0..8)
-                    .map(|_| Append {
-                        stream,
-                        shard: 0,
-                        groups: vec![record.clone()],
-                    })
-                    .collect::<Vec<_>>()
-            },
+            || (0..8).map(|_| Append { stream, shard: 0, groups: vec![record.clone()] }).collect::<Vec<_>>(),
             |mut items| log.append(&mut items, false).unwrap(),
             BatchSize::SmallInput,
         )

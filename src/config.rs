@@ -144,8 +144,7 @@ pub struct Overrides {
 impl Config {
     /// Reads a TOML file. Unknown keys are errors, so typos do not pass silently.
     pub fn from_file(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         Config::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 
@@ -184,10 +183,7 @@ impl Config {
         }
         let c = &self.catalog;
         if c.default_shard_count == 0 || c.default_shard_count > c.max_shards_per_logstore {
-            p.push(
-                "catalog.default_shard_count must be between 1 and catalog.max_shards_per_logstore"
-                    .into(),
-            );
+            p.push("catalog.default_shard_count must be between 1 and catalog.max_shards_per_logstore".into());
         }
         if c.default_ttl_days == 0 || c.default_ttl_days > 3650 {
             p.push("catalog.default_ttl_days must be between 1 and 3650".into());
@@ -201,10 +197,7 @@ impl Config {
                 p.push(format!("access key id {} is listed twice", k.id));
             }
         }
-        if self.access_keys.is_empty()
-            && !self.server.listen.ip().is_loopback()
-            && !self.server.allow_anonymous
-        {
+        if self.access_keys.is_empty() && !self.server.listen.ip().is_loopback() && !self.server.allow_anonymous {
             p.push(format!(
                 "no access_keys are configured and {} is not a loopback address: configure keys, \
                  or set server.allow_anonymous = true (--allow-anonymous) to accept unsigned writes from the network",
@@ -216,9 +209,7 @@ impl Config {
 
     pub fn worker_count(&self) -> usize {
         match self.storage.shard_workers {
-            0 => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             n => n,
         }
     }
@@ -252,10 +243,7 @@ mod tests {
     fn anonymous_network_listener_needs_the_flag() {
         let mut c = Config::from_toml("[server]\nlisten = \"0.0.0.0:7480\"\n").unwrap();
         assert_eq!(c.problems().len(), 1);
-        c.apply(&Overrides {
-            allow_anonymous: true,
-            ..Default::default()
-        });
+        c.apply(&Overrides { allow_anonymous: true, ..Default::default() });
         assert!(c.problems().is_empty());
     }
 

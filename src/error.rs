@@ -154,31 +154,19 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            message: message.into(),
-        }
+        ApiError { code, message: message.into() }
     }
 
     pub fn internal(message: impl std::fmt::Display) -> Self {
-        ApiError::new(
-            ErrorCode::InternalServerError,
-            format!("internal error: {message}"),
-        )
+        ApiError::new(ErrorCode::InternalServerError, format!("internal error: {message}"))
     }
 
     pub fn project_not_exist(project: &str) -> Self {
-        ApiError::new(
-            ErrorCode::ProjectNotExist,
-            format!("The Project does not exist : {project}"),
-        )
+        ApiError::new(ErrorCode::ProjectNotExist, format!("The Project does not exist : {project}"))
     }
 
     pub fn logstore_not_exist(logstore: &str) -> Self {
-        ApiError::new(
-            ErrorCode::LogStoreNotExist,
-            format!("logstore {logstore} does not exist"),
-        )
+        ApiError::new(ErrorCode::LogStoreNotExist, format!("logstore {logstore} does not exist"))
     }
 
     pub fn param(message: impl Into<String>) -> Self {
@@ -203,20 +191,14 @@ mod tests {
     #[test]
     fn time_out_of_range_uses_the_seed_status_and_shared_name() {
         assert_eq!(ErrorCode::PostBodyTimeOutOfRange.status().as_u16(), 499);
-        assert_eq!(
-            ErrorCode::PostBodyTimeOutOfRange.sls_name(),
-            "PostBodyInvalid"
-        );
+        assert_eq!(ErrorCode::PostBodyTimeOutOfRange.sls_name(), "PostBodyInvalid");
     }
 
     #[test]
     fn client_errors_are_never_5xx_and_busy_is_retryable() {
         assert!(ErrorCode::SignatureNotMatch.status().is_client_error());
         assert!(ErrorCode::PostBodyTooLarge.status().is_client_error());
-        assert_eq!(
-            ErrorCode::ServerBusy.status(),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
+        assert_eq!(ErrorCode::ServerBusy.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(ErrorCode::ServerBusy.retryable());
         assert!(!ErrorCode::InvalidKey.retryable());
     }

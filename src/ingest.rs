@@ -49,12 +49,7 @@ pub struct Ingest {
 
 impl Ingest {
     pub fn new(catalog: Arc<Catalog>, workers: Arc<ShardWorkers>, limits: Limits) -> Ingest {
-        Ingest {
-            catalog,
-            workers,
-            limits,
-            turn: AtomicUsize::new(0),
-        }
+        Ingest { catalog, workers, limits, turn: AtomicUsize::new(0) }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -70,16 +65,10 @@ impl Ingest {
                 return Err(e.clone());
             }
         }
-        let hash = req
-            .hash_key
-            .as_deref()
-            .map(route::parse_hash_key)
-            .transpose()?;
+        let hash = req.hash_key.as_deref().map(route::parse_hash_key).transpose()?;
         let (groups, req) = if req.body.len() >= INLINE_DECODE_LIMIT {
             let this = self.clone();
-            tokio::task::spawn_blocking(move || (this.decode(&req), req))
-                .await
-                .map_err(ApiError::internal)?
+            tokio::task::spawn_blocking(move || (this.decode(&req), req)).await.map_err(ApiError::internal)?
         } else {
             (self.decode(&req), req)
         };
@@ -98,20 +87,14 @@ impl Ingest {
             return Ok(());
         }
         let shard = self.choose_shard(&logstore, hash)?;
-        let ack = self.workers.submit(Append {
-            stream: logstore.id,
-            shard,
-            groups,
-        })?;
+        let ack = self.workers.submit(Append { stream: logstore.id, shard, groups })?;
         match ack.await {
             Ok(Ok(_first_seq)) => Ok(()),
             Ok(Err(e)) => {
                 tracing::error!(error = %e, project = %req.project, logstore = %req.logstore, "write failed");
                 Err(ApiError::internal("the write could not be stored"))
             }
-            Err(_) => Err(ApiError::internal(
-                "the shard worker stopped before acknowledging",
-            )),
+            Err(_) => Err(ApiError::internal("the shard worker stopped before acknowledging")),
         }
     }
 
@@ -120,14 +103,10 @@ impl Ingest {
             Some(key) => route::route_key(&ls.shards, key),
             None => {
                 let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-                route::pick_balanced(&ls.shards, turn, |shard| {
-                    self.workers.queue_len(ls.id, shard)
-                })
+                route::pick_balanced(&ls.shards, turn, |shard| self.workers.queue_len(ls.id, shard))
             }
         };
-        chosen.ok_or_else(|| {
-            ApiError::new(ErrorCode::ShardNotExist, "no readwrite shard owns this key")
-        })
+        chosen.ok_or_else(|| ApiError::new(ErrorCode::ShardNotExist, "no readwrite shard owns this key"))
     }
 
     /// Decompresses and validates the whole body; returns the records to store.
@@ -135,10 +114,7 @@ impl Ingest {
         let now = now_secs();
         let limits = &self.limits;
         if req.body.len() > limits.max_wire_bytes() {
-            return Err(ApiError::new(
-                ErrorCode::PostBodyTooLarge,
-                "the request body is too large",
-            ));
+            return Err(ApiError::new(ErrorCode::PostBodyTooLarge, "the request body is too large"));
         }
         let mut records = Vec::new();
         let mut logs = 0usize;
@@ -147,14 +123,8 @@ impl Ingest {
             for package in split_package_list(&req.body)? {
                 let data = req.body.slice_ref(package.data);
                 let budget = limits.max_raw_bytes.saturating_sub(raw_total);
-                let record = self.decode_group(
-                    package.compression,
-                    data,
-                    package.uncompress_size,
-                    budget,
-                    now,
-                    &req.client_ip,
-                )?;
+                let record =
+                    self.decode_group(package.compression, data, package.uncompress_size, budget, now, &req.client_ip)?;
                 raw_total += record.header.raw_len as usize;
                 logs += record.header.log_count as usize;
                 limits.check_log_count(logs)?;
@@ -192,9 +162,7 @@ impl Ingest {
         let (codec, payload) = match compression {
             Compression::Lz4 => (Codec::Lz4, body.clone()),
             Compression::None => (Codec::None, body.clone()),
-            Compression::Deflate | Compression::Zstd => {
-                (Codec::None, Bytes::from(raw.into_owned()))
-            }
+            Compression::Deflate | Compression::Zstd => (Codec::None, Bytes::from(raw.into_owned())),
         };
         let header = RecordHeader {
             codec,

@@ -9,11 +9,7 @@ use clap::{Parser, Subcommand};
 use logtide::config::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(
-    name = "logtide",
-    version,
-    about = "A log-ingestion daemon speaking the SLS API, storing into RocksDB"
-)]
+#[command(name = "logtide", version, about = "A log-ingestion daemon speaking the SLS API, storing into RocksDB")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,24 +41,12 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LOGTIDE_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LOGTIDE_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let result = match cli.command {
         Command::CheckConfig { file } => check_config(&file),
-        Command::Serve {
-            config,
-            listen,
-            data_dir,
-            allow_anonymous,
-        } => {
-            let overrides = Overrides {
-                listen,
-                data_dir,
-                allow_anonymous,
-            };
+        Command::Serve { config, listen, data_dir, allow_anonymous } => {
+            let overrides = Overrides { listen, data_dir, allow_anonymous };
             serve(config, overrides)
         }
     };
@@ -82,12 +66,7 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
         println!("{}: ok", file.display());
         Ok(())
     } else {
-        anyhow::bail!(
-            "{} has {} problem(s):\n  {}",
-            file.display(),
-            problems.len(),
-            problems.join("\n  ")
-        )
+        anyhow::bail!("{} has {} problem(s):\n  {}", file.display(), problems.len(), problems.join("\n  "))
     }
 }
 
@@ -97,10 +76,7 @@ fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<()> {
         None => Config::default(),
     };
     config.apply(&overrides);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("logtide-io")
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("logtide-io").build()?;
     runtime.block_on(async move {
         let daemon = logtide::Daemon::start(config).await?;
         // The one line on stdout: scripts and tests wait for it.

@@ -66,9 +66,7 @@ pub fn format_key(key: u128) -> String {
 pub fn parse_hash_key(key: &str) -> ApiResult<u128> {
     let key = key.trim();
     if key.is_empty() || key.len() > 32 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::param(format!(
-            "invalid hash key {key:?}: expected 1 to 32 hexadecimal digits"
-        )));
+        return Err(ApiError::param(format!("invalid hash key {key:?}: expected 1 to 32 hexadecimal digits")));
     }
     let mut padded = key.to_ascii_lowercase();
     padded.extend(std::iter::repeat_n('0', 32 - key.len()));
@@ -96,43 +94,27 @@ pub fn initial_ranges(count: u32) -> Vec<(u128, u128)> {
 
 /// The readwrite shard owning `key`, if any.
 pub fn route_key(shards: &[Shard], key: u128) -> Option<u32> {
-    shards
-        .iter()
-        .find(|s| s.is_writable() && s.owns(key))
-        .map(|s| s.id)
+    shards.iter().find(|s| s.is_writable() && s.owns(key)).map(|s| s.id)
 }
 
 /// Picks a readwrite shard for a request without a key: the one whose queue is shortest, ties
 /// broken by rotating from `turn` so that equal shards get equal traffic.
-pub fn pick_balanced(
-    shards: &[Shard],
-    turn: usize,
-    queue_len: impl Fn(u32) -> usize,
-) -> Option<u32> {
+pub fn pick_balanced(shards: &[Shard], turn: usize, queue_len: impl Fn(u32) -> usize) -> Option<u32> {
     let writable: Vec<&Shard> = shards.iter().filter(|s| s.is_writable()).collect();
     if writable.is_empty() {
         return None;
     }
     let n = writable.len();
-    (0..n)
-        .map(|k| writable[(turn + k) % n])
-        .min_by_key(|s| queue_len(s.id))
-        .map(|s| s.id)
+    (0..n).map(|k| writable[(turn + k) % n]).min_by_key(|s| queue_len(s.id)).map(|s| s.id)
 }
 
 /// Splits readwrite shard `id` at `mid`: returns the two children's ranges.
 pub fn split_range(shard: &Shard, mid: u128) -> ApiResult<((u128, u128), (u128, u128))> {
     if !shard.is_writable() {
-        return Err(ApiError::param(format!(
-            "invalid shard id {}: shard is readonly",
-            shard.id
-        )));
+        return Err(ApiError::param(format!("invalid shard id {}: shard is readonly", shard.id)));
     }
     if mid <= shard.begin || mid >= shard.end {
-        return Err(ApiError::param(format!(
-            "invalid mid hash {}",
-            format_key(mid)
-        )));
+        return Err(ApiError::param(format!("invalid mid hash {}", format_key(mid))));
     }
     Ok(((shard.begin, mid), (mid, shard.end)))
 }
@@ -140,10 +122,7 @@ pub fn split_range(shard: &Shard, mid: u128) -> ApiResult<((u128, u128), (u128, 
 /// The readwrite shard that starts where `shard` ends: its merge partner.
 pub fn merge_partner(shards: &[Shard], shard: &Shard) -> ApiResult<u32> {
     if !shard.is_writable() {
-        return Err(ApiError::param(format!(
-            "invalid shard id {}: shard is readonly",
-            shard.id
-        )));
+        return Err(ApiError::param(format!("invalid shard id {}: shard is readonly", shard.id)));
     }
     shards
         .iter()
@@ -174,30 +153,18 @@ mod tests {
     #[test]
     fn four_shards_match_the_sls_document() {
         let r = initial_ranges(4);
-        let hex: Vec<(String, String)> = r
-            .iter()
-            .map(|&(b, e)| (format_key(b), format_key(e)))
-            .collect();
+        let hex: Vec<(String, String)> = r.iter().map(|&(b, e)| (format_key(b), format_key(e))).collect();
         assert_eq!(hex[0], ("0".repeat(32), format!("4{}", "0".repeat(31))));
         assert_eq!(hex[1].0, format!("4{}", "0".repeat(31)));
         assert_eq!(hex[2].0, format!("8{}", "0".repeat(31)));
         assert_eq!(hex[3], (format!("c{}", "0".repeat(31)), "f".repeat(32)));
-        assert_eq!(
-            format_key(initial_ranges(2)[1].0),
-            format!("8{}", "0".repeat(31))
-        );
+        assert_eq!(format_key(initial_ranges(2)[1].0), format!("8{}", "0".repeat(31)));
     }
 
     #[test]
     fn hash_keys_are_normalised() {
-        assert_eq!(
-            parse_hash_key("8C").unwrap(),
-            parse_hash_key("8c000000000000000000000000000000").unwrap()
-        );
-        assert_eq!(
-            parse_hash_key("14D2F850AD6EA48E46E4547EDBBB27E0").unwrap(),
-            0x14d2f850ad6ea48e46e4547edbbb27e0
-        );
+        assert_eq!(parse_hash_key("8C").unwrap(), parse_hash_key("8c000000000000000000000000000000").unwrap());
+        assert_eq!(parse_hash_key("14D2F850AD6EA48E46E4547EDBBB27E0").unwrap(), 0x14d2f850ad6ea48e46e4547edbbb27e0);
         assert!(parse_hash_key("").is_err());
         assert!(parse_hash_key("xyz").is_err());
         assert!(parse_hash_key(&"f".repeat(33)).is_err());
@@ -211,13 +178,8 @@ mod tests {
     #[test]
     fn balancing_prefers_short_queues_and_rotates_ties() {
         let shards = shards_from(&initial_ranges(3));
-        assert_eq!(
-            pick_balanced(&shards, 0, |id| if id == 2 { 0 } else { 5 }),
-            Some(2)
-        );
-        let picks: Vec<u32> = (0..6)
-            .map(|t| pick_balanced(&shards, t, |_| 0).unwrap())
-            .collect();
+        assert_eq!(pick_balanced(&shards, 0, |id| if id == 2 { 0 } else { 5 }), Some(2));
+        let picks: Vec<u32> = (0..6).map(|t| pick_balanced(&shards, t, |_| 0).unwrap()).collect();
         assert_eq!(picks, vec![0, 1, 2, 0, 1, 2]);
         let mut ro = shards.clone();
         ro[0].status = ShardStatus::Readonly;
@@ -252,13 +214,7 @@ mod tests {
                 let m = target.begin + 1 + mid % (span - 1);
                 if let Ok(((b1, e1), (b2, e2))) = split_range(&target, m) {
                     shards[target.id as usize].status = ShardStatus::Readonly;
-                    shards.push(Shard {
-                        id: next,
-                        status: ShardStatus::Readwrite,
-                        begin: b1,
-                        end: e1,
-                        create_time: 0,
-                    });
+                    shards.push(Shard { id: next, status: ShardStatus::Readwrite, begin: b1, end: e1, create_time: 0 });
                     shards.push(Shard {
                         id: next + 1,
                         status: ShardStatus::Readwrite,

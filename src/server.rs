@@ -29,10 +29,9 @@ impl Services {
     /// Blocking: opens RocksDB and loads the catalog.
     fn open(config: Config) -> anyhow::Result<Services> {
         let dir = &config.server.data_dir;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
-        let store = RocksStore::open(dir)
-            .map_err(|e| anyhow::anyhow!("cannot open the store in {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
+        let store =
+            RocksStore::open(dir).map_err(|e| anyhow::anyhow!("cannot open the store in {}: {e}", dir.display()))?;
         let catalog = Arc::new(Catalog::load(store.clone(), config.catalog.clone(), dir)?);
         let log: Arc<dyn ShardLog> = store.clone();
         let workers = ShardWorkers::start(
@@ -45,25 +44,10 @@ impl Services {
                 sync: config.storage.durability == Durability::Power,
             },
         );
-        let ingest = Arc::new(Ingest::new(
-            catalog.clone(),
-            workers.clone(),
-            config.limits.clone(),
-        ));
+        let ingest = Arc::new(Ingest::new(catalog.clone(), workers.clone(), config.limits.clone()));
         let keys = KeyRing::new(config.access_keys.clone());
-        let state = Arc::new(AppState {
-            catalog,
-            ingest,
-            log,
-            keys,
-            config,
-            shutting_down: AtomicBool::new(false),
-        });
-        Ok(Services {
-            state,
-            store,
-            workers,
-        })
+        let state = Arc::new(AppState { catalog, ingest, log, keys, config, shutting_down: AtomicBool::new(false) });
+        Ok(Services { state, store, workers })
     }
 }
 
@@ -84,17 +68,12 @@ impl Daemon {
         }
         let listen = config.server.listen;
         let services = tokio::task::spawn_blocking(move || Services::open(config)).await??;
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let listener =
+            TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(run(services, listener, rx));
-        Ok(Daemon {
-            addr,
-            shutdown: tx,
-            task,
-        })
+        Ok(Daemon { addr, shutdown: tx, task })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -108,16 +87,8 @@ impl Daemon {
     }
 }
 
-async fn run(
-    services: Services,
-    listener: TcpListener,
-    shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let Services {
-        state,
-        store,
-        workers,
-    } = services;
+async fn run(services: Services, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let Services { state, store, workers } = services;
     let mut flag = shutdown.clone();
     let st = state.clone();
     tokio::spawn(async move {

@@ -7,14 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// Keys that clients may not use as content keys (sls.md §11.2).
-pub const RESERVED_KEYS: &[&str] = &[
-    "__time__",
-    "__source__",
-    "__topic__",
-    "__partition_time__",
-    "_extract_others_",
-    "__extract_others__",
-];
+pub const RESERVED_KEYS: &[&str] =
+    &["__time__", "__source__", "__topic__", "__partition_time__", "_extract_others_", "__extract_others__"];
 
 /// Per-request write limits. Defaults follow the SLS PutLogs document: 3 MiB raw, 4096 logs,
 /// log time within [now - 7 days, now + 15 minutes], keys 1..=128 bytes, values <= 1 MiB.
@@ -88,32 +82,19 @@ impl Limits {
 
     /// Checks a content key: UTF-8, non-empty, not too long, not reserved.
     pub fn check_key<'a>(&self, key: &'a [u8]) -> ApiResult<&'a str> {
-        let key = std::str::from_utf8(key).map_err(|_| {
-            ApiError::new(
-                ErrorCode::InvalidEncoding,
-                "Non-UTF8 characters are in a log key.",
-            )
-        })?;
+        let key = std::str::from_utf8(key)
+            .map_err(|_| ApiError::new(ErrorCode::InvalidEncoding, "Non-UTF8 characters are in a log key."))?;
         if key.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidKey,
-                "Invalid keys are in logs: empty key.",
-            ));
+            return Err(ApiError::new(ErrorCode::InvalidKey, "Invalid keys are in logs: empty key."));
         }
         if key.len() > self.max_key_bytes {
             return Err(ApiError::new(
                 ErrorCode::InvalidKey,
-                format!(
-                    "Invalid keys are in logs: key longer than {} bytes.",
-                    self.max_key_bytes
-                ),
+                format!("Invalid keys are in logs: key longer than {} bytes.", self.max_key_bytes),
             ));
         }
         if RESERVED_KEYS.contains(&key) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidKey,
-                format!("Invalid keys are in logs: {key} is reserved."),
-            ));
+            return Err(ApiError::new(ErrorCode::InvalidKey, format!("Invalid keys are in logs: {key} is reserved.")));
         }
         Ok(key)
     }
@@ -126,21 +107,14 @@ impl Limits {
                 format!("A log value is larger than {} bytes.", self.max_value_bytes),
             ));
         }
-        std::str::from_utf8(value).map_err(|_| {
-            ApiError::new(
-                ErrorCode::InvalidEncoding,
-                "Non-UTF8 characters are in logs.",
-            )
-        })
+        std::str::from_utf8(value)
+            .map_err(|_| ApiError::new(ErrorCode::InvalidEncoding, "Non-UTF8 characters are in logs."))
     }
 
     /// Checks topic, source, machine uuid, tag keys and tag values: UTF-8 and short.
     pub fn check_meta<'a>(&self, what: &str, value: &'a [u8]) -> ApiResult<&'a str> {
         let text = std::str::from_utf8(value).map_err(|_| {
-            ApiError::new(
-                ErrorCode::InvalidEncoding,
-                format!("Non-UTF8 characters are in the {what}."),
-            )
+            ApiError::new(ErrorCode::InvalidEncoding, format!("Non-UTF8 characters are in the {what}."))
         })?;
         if text.len() > self.max_meta_bytes {
             return Err(ApiError::new(
@@ -155,10 +129,7 @@ impl Limits {
 fn too_large(limits: &Limits) -> ApiError {
     ApiError::new(
         ErrorCode::PostBodyTooLarge,
-        format!(
-            "Logs must be less than or equal to {} bytes and {} entries.",
-            limits.max_raw_bytes, limits.max_logs
-        ),
+        format!("Logs must be less than or equal to {} bytes and {} entries.", limits.max_raw_bytes, limits.max_logs),
     )
 }
 
@@ -185,19 +156,10 @@ mod tests {
         assert_eq!(l.check_key(b"status").unwrap(), "status");
         assert_eq!(l.check_key(b"a.b-c:d").unwrap(), "a.b-c:d");
         assert_eq!(l.check_key(b"").unwrap_err().code, ErrorCode::InvalidKey);
-        assert_eq!(
-            l.check_key(&[b'k'; 129]).unwrap_err().code,
-            ErrorCode::InvalidKey
-        );
+        assert_eq!(l.check_key(&[b'k'; 129]).unwrap_err().code, ErrorCode::InvalidKey);
         assert!(l.check_key(&[b'k'; 128]).is_ok());
-        assert_eq!(
-            l.check_key(b"__topic__").unwrap_err().code,
-            ErrorCode::InvalidKey
-        );
-        assert_eq!(
-            l.check_key(b"\xff").unwrap_err().code,
-            ErrorCode::InvalidEncoding
-        );
+        assert_eq!(l.check_key(b"__topic__").unwrap_err().code, ErrorCode::InvalidKey);
+        assert_eq!(l.check_key(b"\xff").unwrap_err().code, ErrorCode::InvalidEncoding);
     }
 
     #[test]
@@ -206,24 +168,15 @@ mod tests {
         assert!(l.check_value(&vec![b'v'; 1024 * 1024]).is_ok());
         let big = l.check_value(&vec![b'v'; 1024 * 1024 + 1]).unwrap_err();
         assert_eq!(big.code, ErrorCode::PostBodyTooLarge);
-        assert_eq!(
-            l.check_value(b"\xc3\x28").unwrap_err().code,
-            ErrorCode::InvalidEncoding
-        );
+        assert_eq!(l.check_value(b"\xc3\x28").unwrap_err().code, ErrorCode::InvalidEncoding);
     }
 
     #[test]
     fn sizes_and_counts() {
         let l = Limits::default();
         assert!(l.check_raw_size(3 * 1024 * 1024).is_ok());
-        assert_eq!(
-            l.check_raw_size(3 * 1024 * 1024 + 1).unwrap_err().code,
-            ErrorCode::PostBodyTooLarge
-        );
+        assert_eq!(l.check_raw_size(3 * 1024 * 1024 + 1).unwrap_err().code, ErrorCode::PostBodyTooLarge);
         assert!(l.check_log_count(4096).is_ok());
-        assert_eq!(
-            l.check_log_count(4097).unwrap_err().code,
-            ErrorCode::PostBodyTooLarge
-        );
+        assert_eq!(l.check_log_count(4097).unwrap_err().code, ErrorCode::PostBodyTooLarge);
     }
 }

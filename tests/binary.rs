@@ -22,9 +22,7 @@ fn start(data_dir: &std::path::Path) -> Running {
         .spawn()
         .expect("start logtide");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let addr = line
         .trim()
         .strip_prefix("logtide listening on ")
@@ -34,24 +32,15 @@ fn start(data_dir: &std::path::Path) -> Running {
 }
 
 fn sigterm_and_wait(mut r: Running) {
-    let status = Command::new("kill")
-        .args(["-TERM", &r.child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &r.child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = r.child.try_wait().unwrap() {
-            assert!(
-                status.success(),
-                "logtide exited with {status} after SIGTERM"
-            );
+            assert!(status.success(), "logtide exited with {status} after SIGTERM");
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "logtide did not exit within 30 s of SIGTERM"
-        );
+        assert!(Instant::now() < deadline, "logtide did not exit within 30 s of SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -64,18 +53,12 @@ fn http(addr: &str) -> reqwest::blocking::Client {
 #[test]
 fn sigterm_then_restart_keeps_acknowledged_data() {
     let dir = tempfile::tempdir().unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as u32;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
     let groups: Vec<LogGroup> = (0..20)
         .map(|i| LogGroup {
             logs: vec![Log {
                 time: now,
-                contents: vec![Content {
-                    key: "i".into(),
-                    value: i.to_string(),
-                }],
+                contents: vec![Content { key: "i".into(), value: i.to_string() }],
                 time_ns: Some(7),
             }],
             topic: Some("bin".into()),
@@ -85,18 +68,12 @@ fn sigterm_then_restart_keeps_acknowledged_data() {
 
     let first = start(dir.path());
     let client = http(&first.addr);
-    let health = client
-        .get(format!("http://{}/health", first.addr))
-        .send()
-        .unwrap();
+    let health = client.get(format!("http://{}/health", first.addr)).send().unwrap();
     assert_eq!(health.status(), 200);
     for g in &groups {
         let raw = g.encode_to_vec();
         let r = client
-            .post(format!(
-                "http://{}/logstores/bin_store/shards/lb",
-                first.addr
-            ))
+            .post(format!("http://{}/logstores/bin_store/shards/lb", first.addr))
             .header("host", "binproj.127.0.0.1")
             .header("x-log-compresstype", "lz4")
             .header("x-log-bodyrawsize", raw.len().to_string())
@@ -129,17 +106,11 @@ fn sigterm_then_restart_keeps_acknowledged_data() {
             .unwrap();
         let cursor = c["cursor"].as_str().unwrap();
         let r = client
-            .get(format!(
-                "{base}?type=logs&count=1000&cursor={}",
-                cursor.replace('=', "%3D")
-            ))
+            .get(format!("{base}?type=logs&count=1000&cursor={}", cursor.replace('=', "%3D")))
             .header("host", "binproj.127.0.0.1")
             .send()
             .unwrap();
-        assert!(
-            r.headers().get("x-log-compresstype").is_none(),
-            "no Accept-Encoding: uncompressed body"
-        );
+        assert!(r.headers().get("x-log-compresstype").is_none(), "no Accept-Encoding: uncompressed body");
         back.extend(LogGroupList::decode(r.bytes().unwrap()).unwrap().log_groups);
     }
     sigterm_and_wait(second);
@@ -151,41 +122,19 @@ fn sigterm_then_restart_keeps_acknowledged_data() {
 fn check_config_accepts_the_shipped_file_and_lists_every_problem() {
     let bin = env!("CARGO_BIN_EXE_logtide");
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/dist/logtide.toml");
-    let ok = Command::new(bin)
-        .args(["check-config", shipped])
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    let ok = Command::new(bin).args(["check-config", shipped]).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    std::fs::write(
-        &bad,
-        "[server]\nlisten = \"0.0.0.0:7480\"\n[limits]\nmax_logs = 0\n",
-    )
-    .unwrap();
-    let out = Command::new(bin)
-        .arg("check-config")
-        .arg(&bad)
-        .output()
-        .unwrap();
+    std::fs::write(&bad, "[server]\nlisten = \"0.0.0.0:7480\"\n[limits]\nmax_logs = 0\n").unwrap();
+    let out = Command::new(bin).arg("check-config").arg(&bad).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("2 problem(s)"), "{err}");
-    assert!(
-        err.contains("max_logs") && err.contains("allow_anonymous"),
-        "{err}"
-    );
+    assert!(err.contains("max_logs") && err.contains("allow_anonymous"), "{err}");
 
     // serve refuses the same file before touching the data dir.
-    let refused = Command::new(bin)
-        .args(["serve", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let refused = Command::new(bin).args(["serve", "--config"]).arg(&bad).output().unwrap();
     assert!(!refused.status.success());
 }

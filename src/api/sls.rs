@@ -18,19 +18,9 @@ pub fn encode_cursor(seq: u64) -> String {
 }
 
 pub fn decode_cursor(cursor: &str) -> ApiResult<u64> {
-    let invalid = || {
-        ApiError::new(
-            ErrorCode::InvalidCursor,
-            format!("cursor {cursor:?} is invalid"),
-        )
-    };
-    let text = base64::engine::general_purpose::STANDARD
-        .decode(cursor.trim())
-        .map_err(|_| invalid())?;
-    std::str::from_utf8(&text)
-        .ok()
-        .and_then(|t| t.parse::<u64>().ok())
-        .ok_or_else(invalid)
+    let invalid = || ApiError::new(ErrorCode::InvalidCursor, format!("cursor {cursor:?} is invalid"));
+    let text = base64::engine::general_purpose::STANDARD.decode(cursor.trim()).map_err(|_| invalid())?;
+    std::str::from_utf8(&text).ok().and_then(|t| t.parse::<u64>().ok()).ok_or_else(invalid)
 }
 
 /// GetCursor: `begin`, `end`, or unix seconds (the first group received at or after it).
@@ -41,9 +31,8 @@ pub fn get_cursor(store: &dyn ShardLog, ls: &Logstore, shard: u32, from: &str) -
         "begin" => Ok(first),
         "end" => Ok(end),
         t => {
-            let secs: u64 = t.parse().map_err(|_| {
-                ApiError::param(format!("from {t:?} must be begin, end or unix seconds"))
-            })?;
+            let secs: u64 =
+                t.parse().map_err(|_| ApiError::param(format!("from {t:?} must be begin, end or unix seconds")))?;
             let seq = store
                 .seek_receive_time(ls.id, shard, secs.saturating_mul(1_000_000_000))
                 .map_err(ApiError::internal)?;
@@ -56,20 +45,11 @@ pub fn get_cursor(store: &dyn ShardLog, ls: &Logstore, shard: u32, from: &str) -
 pub fn cursor_time(store: &dyn ShardLog, ls: &Logstore, shard: u32, cursor: u64) -> ApiResult<u64> {
     ls.shard(shard)?;
     let (first, end) = store.bounds(ls.id, shard).map_err(ApiError::internal)?;
-    let at = if cursor == end && end > first {
-        cursor - 1
-    } else {
-        cursor
-    };
+    let at = if cursor == end && end > first { cursor - 1 } else { cursor };
     if at < first || at >= end {
-        return Err(ApiError::new(
-            ErrorCode::InvalidCursor,
-            "cursor is out of range",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidCursor, "cursor is out of range"));
     }
-    let group = store
-        .read(ls.id, shard, at, 1, 0)
-        .map_err(ApiError::internal)?;
+    let group = store.read(ls.id, shard, at, 1, 0).map_err(ApiError::internal)?;
     group
         .first()
         .map(|g| g.header.receive_ns / 1_000_000_000)
@@ -102,10 +82,7 @@ pub fn pull_logs(
     }
     let (first, end) = store.bounds(ls.id, shard).map_err(ApiError::internal)?;
     if cursor > end {
-        return Err(ApiError::new(
-            ErrorCode::InvalidCursor,
-            "cursor is beyond the end of the shard",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidCursor, "cursor is beyond the end of the shard"));
     }
     let start = cursor.max(first);
     let stop = end_cursor.unwrap_or(end).min(end);
@@ -113,9 +90,7 @@ pub fn pull_logs(
     let groups = if want == 0 {
         Vec::new()
     } else {
-        store
-            .read(ls.id, shard, start, want, max_bytes)
-            .map_err(ApiError::internal)?
+        store.read(ls.id, shard, start, want, max_bytes).map_err(ApiError::internal)?
     };
     let mut list = Vec::new();
     let mut raw = Vec::new();
@@ -124,12 +99,7 @@ pub fn pull_logs(
         write_log_group_list_entry(&mut list, &raw);
     }
     let next = groups.last().map(|g| g.seq + 1).unwrap_or(start);
-    Ok(Pulled {
-        log_group_list: list,
-        count: groups.len(),
-        next,
-        last_read: groups.last().map(|g| g.seq),
-    })
+    Ok(Pulled { log_group_list: list, count: groups.len(), next, last_read: groups.last().map(|g| g.seq) })
 }
 
 /// The serialized LogGroup as written, plus the receive time and client IP tags when the
@@ -140,27 +110,19 @@ fn render_group(g: &StoredGroup, append_meta: bool, out: &mut Vec<u8>) -> ApiRes
         Codec::None => out.extend_from_slice(&g.payload),
         Codec::Lz4 => {
             out.resize(g.header.raw_len as usize, 0);
-            let n =
-                lz4_flex::block::decompress_into(&g.payload, out).map_err(ApiError::internal)?;
+            let n = lz4_flex::block::decompress_into(&g.payload, out).map_err(ApiError::internal)?;
             out.truncate(n);
         }
     }
     if append_meta {
         let recv = (g.header.receive_ns / 1_000_000_000).to_string();
-        append_tags(
-            out,
-            &[
-                ("__receive_time__", &recv),
-                ("__client_ip__", &g.header.client_ip),
-            ],
-        );
+        append_tags(out, &[("__receive_time__", &recv), ("__client_ip__", &g.header.client_ip)]);
     }
     Ok(())
 }
 
 fn sls_datetime(unix: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix as i64)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = time::OffsetDateTime::from_unix_timestamp(unix as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     t.format(&f).unwrap_or_default()
 }
@@ -230,16 +192,9 @@ struct LogstoreBody {
 }
 
 /// Parses a logstore body over `base` settings; returns the name it gives (if any).
-pub fn parse_logstore_body(
-    body: &[u8],
-    base: LogstoreSettings,
-) -> ApiResult<(Option<String>, LogstoreSettings)> {
-    let b: LogstoreBody = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::LogStoreInfoInvalid,
-            format!("invalid logstore JSON: {e}"),
-        )
-    })?;
+pub fn parse_logstore_body(body: &[u8], base: LogstoreSettings) -> ApiResult<(Option<String>, LogstoreSettings)> {
+    let b: LogstoreBody = serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(ErrorCode::LogStoreInfoInvalid, format!("invalid logstore JSON: {e}")))?;
     let s = LogstoreSettings {
         ttl: b.ttl.unwrap_or(base.ttl),
         shard_count: b.shard_count.unwrap_or(base.shard_count),
@@ -263,17 +218,10 @@ pub struct ProjectBody {
 
 pub fn parse_project_body(body: &[u8]) -> ApiResult<ProjectBody> {
     if body.is_empty() {
-        return Ok(ProjectBody {
-            name: None,
-            description: String::new(),
-        });
+        return Ok(ProjectBody { name: None, description: String::new() });
     }
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::ProjectInfoInvalid,
-            format!("invalid project JSON: {e}"),
-        )
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(ErrorCode::ProjectInfoInvalid, format!("invalid project JSON: {e}")))
 }
 
 /// `offset`/`size` paging with a substring filter, as ListProject and ListLogstore do.
@@ -288,18 +236,9 @@ mod tests {
 
     #[test]
     fn cursors_are_base64_decimal() {
-        assert_eq!(
-            decode_cursor("MTQ0NzI5OTYwNjg5NjYzMjM1Ng==").unwrap(),
-            1447299606896632356
-        );
-        assert_eq!(
-            encode_cursor(1447299606896632356),
-            "MTQ0NzI5OTYwNjg5NjYzMjM1Ng=="
-        );
-        assert_eq!(
-            decode_cursor("not base64!").unwrap_err().code,
-            ErrorCode::InvalidCursor
-        );
+        assert_eq!(decode_cursor("MTQ0NzI5OTYwNjg5NjYzMjM1Ng==").unwrap(), 1447299606896632356);
+        assert_eq!(encode_cursor(1447299606896632356), "MTQ0NzI5OTYwNjg5NjYzMjM1Ng==");
+        assert_eq!(decode_cursor("not base64!").unwrap_err().code, ErrorCode::InvalidCursor);
         assert_eq!(decode_cursor(&encode_cursor(0)).unwrap(), 0);
     }
 
@@ -321,10 +260,7 @@ mod tests {
         .unwrap();
         assert_eq!(name.as_deref(), Some("ls1"));
         assert_eq!((s.ttl, s.shard_count), (7, 4));
-        assert_eq!(
-            parse_logstore_body(b"{", s).unwrap_err().code,
-            ErrorCode::LogStoreInfoInvalid
-        );
+        assert_eq!(parse_logstore_body(b"{", s).unwrap_err().code, ErrorCode::LogStoreInfoInvalid);
     }
 
     #[test]

@@ -127,9 +127,7 @@ impl KeyRing {
             Authorization::V4(auth) => sls_v4::verify(req, &key.secret, auth)?,
         };
         check_clock_skew(signed_at, now_unix)?;
-        Ok(Verified {
-            access_key_id: key.id.clone(),
-        })
+        Ok(Verified { access_key_id: key.id.clone() })
     }
 
     /// Whether the verified key may access `project` (401 Unauthorized otherwise).
@@ -137,10 +135,7 @@ impl KeyRing {
         let unauthorized = || {
             ApiError::new(
                 ErrorCode::Unauthorized,
-                format!(
-                    "The AccessKeyId is unauthorized: {} may not access project {project}.",
-                    who.access_key_id
-                ),
+                format!("The AccessKeyId is unauthorized: {} may not access project {project}.", who.access_key_id),
             )
         };
         let key = self.keys.get(&who.access_key_id).ok_or_else(unauthorized)?;
@@ -153,10 +148,7 @@ impl KeyRing {
 
     fn lookup(&self, id: &str) -> ApiResult<&AccessKey> {
         self.keys.get(id).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidAccessKeyId,
-                format!("The access key id you provided is invalid: {id}."),
-            )
+            ApiError::new(ErrorCode::InvalidAccessKeyId, format!("The access key id you provided is invalid: {id}."))
         })
     }
 }
@@ -179,20 +171,12 @@ impl Authorization<'_> {
 fn authorization_header(headers: &HeaderMap) -> ApiResult<&str> {
     let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
-        return Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "missing Authorization header",
-        ));
+        return Err(ApiError::new(ErrorCode::Unauthorized, "missing Authorization header"));
     };
     if values.next().is_some() {
-        return Err(malformed_authorization(
-            "more than one Authorization header",
-        ));
+        return Err(malformed_authorization("more than one Authorization header"));
     }
-    value
-        .to_str()
-        .map(str::trim)
-        .map_err(|_| malformed_authorization("Authorization header is not visible ASCII"))
+    value.to_str().map(str::trim).map_err(|_| malformed_authorization("Authorization header is not visible ASCII"))
 }
 
 fn parse_authorization(value: &str) -> ApiResult<Authorization<'_>> {
@@ -211,10 +195,7 @@ fn parse_authorization(value: &str) -> ApiResult<Authorization<'_>> {
 
 /// 400 MissAccessKeyId: the header cannot yield an access key id.
 fn malformed_authorization(why: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::MissAccessKeyId,
-        format!("malformed Authorization header: {why}"),
-    )
+    ApiError::new(ErrorCode::MissAccessKeyId, format!("malformed Authorization header: {why}"))
 }
 
 /// 401 SignatureNotMatch with a message that reveals nothing about the expected value.
@@ -233,20 +214,14 @@ fn check_clock_skew(signed: SignedDate, now_unix: i64) -> ApiResult<()> {
     if signed.unix.abs_diff(now_unix) > MAX_CLOCK_SKEW_SECS {
         return Err(ApiError::new(
             ErrorCode::RequestTimeExpired,
-            format!(
-                "Request time {} has been expired while server time is {now_unix}.",
-                signed.unix
-            ),
+            format!("Request time {} has been expired while server time is {now_unix}.", signed.unix),
         ));
     }
     Ok(())
 }
 
 fn invalid_request_time(text: &str, expected_format: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidRequestTime,
-        format!("Date {text} must follow {expected_format}."),
-    )
+    ApiError::new(ErrorCode::InvalidRequestTime, format!("Date {text} must follow {expected_format}."))
 }
 
 /// All values of a header, each trimmed of surrounding whitespace, joined by `,` (the HTTP
@@ -307,10 +282,7 @@ pub(crate) mod test_support {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
             let name = HeaderName::from_bytes(name.as_bytes()).expect("test header name");
-            map.append(
-                name,
-                HeaderValue::from_str(value).expect("test header value"),
-            );
+            map.append(name, HeaderValue::from_str(value).expect("test header value"));
         }
         map
     }
@@ -321,10 +293,7 @@ pub(crate) mod test_support {
         let name = HeaderName::from_bytes(name.as_bytes()).expect("test header name");
         map.remove(&name);
         if let Some(value) = value {
-            map.insert(
-                name,
-                HeaderValue::from_str(value).expect("test header value"),
-            );
+            map.insert(name, HeaderValue::from_str(value).expect("test header value"));
         }
         map
     }
@@ -337,11 +306,7 @@ mod tests {
 
     fn ring() -> KeyRing {
         KeyRing::new(vec![
-            AccessKey {
-                id: "AKID".into(),
-                secret: Secret::new("SECRET"),
-                projects: vec![],
-            },
+            AccessKey { id: "AKID".into(), secret: Secret::new("SECRET"), projects: vec![] },
             AccessKey {
                 id: "SCOPED".into(),
                 secret: Secret::new("OTHER-SECRET"),
@@ -356,31 +321,18 @@ mod tests {
             pairs.push(("authorization", a));
         }
         let headers = header_map(&pairs);
-        let req = RequestView {
-            method: "GET",
-            path: "/",
-            raw_query: None,
-            headers: &headers,
-            body: b"",
-        };
+        let req = RequestView { method: "GET", path: "/", raw_query: None, headers: &headers, body: b"" };
         ring().verify(&req, 1_795_436_950)
     }
 
     #[test]
     fn secret_is_redacted_in_debug_and_display() {
-        let key = AccessKey {
-            id: "AKID".into(),
-            secret: Secret::new("SECRET"),
-            projects: vec![],
-        };
+        let key = AccessKey { id: "AKID".into(), secret: Secret::new("SECRET"), projects: vec![] };
         assert_eq!(format!("{:?}", key.secret), "[REDACTED]");
         assert_eq!(format!("{}", key.secret), "[REDACTED]");
         assert_eq!(key.secret.expose(), "SECRET");
         let ring_debug = format!("{:?}", ring());
-        assert!(
-            ring_debug.contains("AKID") && !ring_debug.contains("SECRET"),
-            "{ring_debug}"
-        );
+        assert!(ring_debug.contains("AKID") && !ring_debug.contains("SECRET"), "{ring_debug}");
     }
 
     #[test]
@@ -442,12 +394,8 @@ mod tests {
     #[test]
     fn project_authorization_follows_the_key_list() {
         let ring = ring();
-        let open = Verified {
-            access_key_id: "AKID".into(),
-        };
-        let scoped = Verified {
-            access_key_id: "SCOPED".into(),
-        };
+        let open = Verified { access_key_id: "AKID".into() };
+        let scoped = Verified { access_key_id: "SCOPED".into() };
         assert!(ring.authorize_project(&open, "anything").is_ok());
         assert!(ring.authorize_project(&scoped, "p1").is_ok());
         assert!(ring.authorize_project(&scoped, "p2").is_ok());
@@ -455,13 +403,8 @@ mod tests {
         assert_eq!(err.code, ErrorCode::Unauthorized);
         assert_eq!(err.code.status().as_u16(), 401);
         assert!(!err.message.contains("OTHER-SECRET"));
-        let gone = Verified {
-            access_key_id: "REMOVED".into(),
-        };
-        assert_eq!(
-            ring.authorize_project(&gone, "p1").unwrap_err().code,
-            ErrorCode::Unauthorized
-        );
+        let gone = Verified { access_key_id: "REMOVED".into() };
+        assert_eq!(ring.authorize_project(&gone, "p1").unwrap_err().code, ErrorCode::Unauthorized);
     }
 
     #[test]
@@ -474,10 +417,7 @@ mod tests {
             let err = check_clock_skew(at(t), now).unwrap_err();
             assert_eq!(err.code, ErrorCode::RequestTimeExpired);
             assert_eq!(err.code.status().as_u16(), 400);
-            assert_eq!(
-                err.message,
-                format!("Request time {t} has been expired while server time is {now}.")
-            );
+            assert_eq!(err.message, format!("Request time {t} has been expired while server time is {now}."));
         }
         assert!(check_clock_skew(at(i64::MIN), i64::MAX).is_err());
     }
@@ -502,9 +442,6 @@ mod tests {
             p(Some("q=%2A+%7C+a%2Bb&flag&b=x%3Dy=z")),
             vec![kv("b", "x=y=z"), kv("flag", ""), kv("q", "* | a+b")]
         );
-        assert_eq!(
-            p(Some("k=2&a=1&k=1")),
-            vec![kv("a", "1"), kv("k", "2"), kv("k", "1")]
-        );
+        assert_eq!(p(Some("k=2&a=1&k=1")), vec![kv("a", "1"), kv("k", "2"), kv("k", "1")]);
     }
 }

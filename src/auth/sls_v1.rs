@@ -11,8 +11,8 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
 use super::{
-    append_canonical_headers, header_bytes, invalid_request_time, malformed_authorization,
-    signature_not_match, sorted_query_params, RequestView, Secret, SignedDate,
+    append_canonical_headers, header_bytes, invalid_request_time, malformed_authorization, signature_not_match,
+    sorted_query_params, RequestView, Secret, SignedDate,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
@@ -30,36 +30,24 @@ pub(super) struct V1Auth<'a> {
 
 /// Parses what follows `LOG `: `<AccessKeyId>:<Signature>`.
 pub(super) fn parse_authorization(rest: &str) -> ApiResult<V1Auth<'_>> {
-    let (id, signature) = rest
-        .split_once(':')
-        .ok_or_else(|| malformed_authorization("expected LOG <AccessKeyId>:<Signature>"))?;
+    let (id, signature) =
+        rest.split_once(':').ok_or_else(|| malformed_authorization("expected LOG <AccessKeyId>:<Signature>"))?;
     let id = id.trim();
     if id.is_empty() {
         return Err(malformed_authorization("empty access key id"));
     }
-    Ok(V1Auth {
-        access_key_id: id,
-        signature: signature.trim(),
-    })
+    Ok(V1Auth { access_key_id: id, signature: signature.trim() })
 }
 
 /// Checks the v1 signature of `req` under `secret`; returns the signed date.
-pub(super) fn verify(
-    req: &RequestView<'_>,
-    secret: &Secret,
-    auth: &V1Auth<'_>,
-) -> ApiResult<SignedDate> {
+pub(super) fn verify(req: &RequestView<'_>, secret: &Secret, auth: &V1Auth<'_>) -> ApiResult<SignedDate> {
     check_signature_method(req)?;
     let (date, signed_at) = signed_date(req)?;
     let message = string_to_sign(req, &date);
-    let provided = BASE64
-        .decode(auth.signature)
-        .map_err(|_| signature_not_match("Signature is not valid base64."))?;
-    let mut mac =
-        Hmac::<Sha1>::new_from_slice(secret.expose().as_bytes()).map_err(ApiError::internal)?;
+    let provided = BASE64.decode(auth.signature).map_err(|_| signature_not_match("Signature is not valid base64."))?;
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.expose().as_bytes()).map_err(ApiError::internal)?;
     mac.update(&message);
-    mac.verify_slice(&provided)
-        .map_err(|_| signature_not_match("The request signature does not match."))?;
+    mac.verify_slice(&provided).map_err(|_| signature_not_match("The request signature does not match."))?;
     Ok(signed_at)
 }
 
@@ -67,10 +55,9 @@ fn check_signature_method(req: &RequestView<'_>) -> ApiResult<()> {
     match header_bytes(req.headers, "x-log-signaturemethod") {
         None => Ok(()),
         Some(m) if m.eq_ignore_ascii_case(SIGNATURE_METHOD.as_bytes()) => Ok(()),
-        Some(m) => Err(signature_not_match(&format!(
-            "signature method {} is unsupported",
-            String::from_utf8_lossy(&m)
-        ))),
+        Some(m) => {
+            Err(signature_not_match(&format!("signature method {} is unsupported", String::from_utf8_lossy(&m))))
+        }
     }
 }
 
@@ -78,19 +65,11 @@ fn check_signature_method(req: &RequestView<'_>) -> ApiResult<()> {
 fn signed_date(req: &RequestView<'_>) -> ApiResult<(Vec<u8>, SignedDate)> {
     let date = header_bytes(req.headers, "x-log-date")
         .or_else(|| header_bytes(req.headers, "date"))
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::MissingDate,
-                "Date does not exist in http header.",
-            )
-        })?;
+        .ok_or_else(|| ApiError::new(ErrorCode::MissingDate, "Date does not exist in http header."))?;
     let invalid = || invalid_request_time(&String::from_utf8_lossy(&date), "RFC822");
     let text = std::str::from_utf8(&date).map_err(|_| invalid())?;
     let time = httpdate::parse_http_date(text).map_err(|_| invalid())?;
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .map_err(|_| invalid())?
-        .as_secs();
+    let secs = time.duration_since(UNIX_EPOCH).map_err(|_| invalid())?.as_secs();
     let unix = i64::try_from(secs).map_err(|_| invalid())?;
     Ok((date, SignedDate { unix }))
 }
@@ -106,12 +85,7 @@ fn string_to_sign(req: &RequestView<'_>, date: &[u8]) -> Vec<u8> {
     out.push(b'\n');
     out.extend_from_slice(date);
     out.push(b'\n');
-    let mut names: Vec<&str> = req
-        .headers
-        .keys()
-        .map(|n| n.as_str())
-        .filter(|n| is_signed_header(n))
-        .collect();
+    let mut names: Vec<&str> = req.headers.keys().map(|n| n.as_str()).filter(|n| is_signed_header(n)).collect();
     names.sort_unstable();
     append_canonical_headers(&mut out, req.headers, &names);
     append_canonical_resource(&mut out, req.path, req.raw_query);
@@ -122,8 +96,7 @@ fn string_to_sign(req: &RequestView<'_>, date: &[u8]) -> Vec<u8> {
 /// `x-log-meta-*` stays included, as GO v1 signs it (PY leaves it out, but only the object
 /// API, which logtide does not implement, uses it).
 fn is_signed_header(lower_name: &str) -> bool {
-    (lower_name.starts_with("x-log-") || lower_name.starts_with("x-acs-"))
-        && lower_name != "x-log-date"
+    (lower_name.starts_with("x-log-") || lower_name.starts_with("x-acs-")) && lower_name != "x-log-date"
 }
 
 /// The decoded path, then `?` + sorted `key=value` pairs joined by `&` if there is any pair.
@@ -153,11 +126,7 @@ mod tests {
     const SIG: &str = "DN4wlvxDWZqzwobr6e5TSYcXpXY=";
 
     fn ring() -> KeyRing {
-        let key = |id: &str, secret: &str| AccessKey {
-            id: id.into(),
-            secret: Secret::new(secret),
-            projects: vec![],
-        };
+        let key = |id: &str, secret: &str| AccessKey { id: id.into(), secret: Secret::new(secret), projects: vec![] };
         KeyRing::new(vec![key("AKID", "SECRET"), key("OTHER", "NOT-THE-SECRET")])
     }
 
@@ -166,10 +135,7 @@ mod tests {
     fn captured() -> HeaderMap {
         header_map(&[
             ("host", "myproj.127.0.0.1"),
-            (
-                "user-agent",
-                "log-python-sdk-v-0.9.52, sys.version_info(major=3), linux",
-            ),
+            ("user-agent", "log-python-sdk-v-0.9.52, sys.version_info(major=3), linux"),
             ("accept-encoding", "gzip, deflate"),
             ("accept", "*/*"),
             ("connection", "keep-alive"),
@@ -185,20 +151,8 @@ mod tests {
         ])
     }
 
-    fn verify_req(
-        method: &str,
-        path: &str,
-        query: Option<&str>,
-        headers: &HeaderMap,
-        now: i64,
-    ) -> ApiResult<Verified> {
-        let req = RequestView {
-            method,
-            path,
-            raw_query: query,
-            headers,
-            body: &[7; 32],
-        };
+    fn verify_req(method: &str, path: &str, query: Option<&str>, headers: &HeaderMap, now: i64) -> ApiResult<Verified> {
+        let req = RequestView { method, path, raw_query: query, headers, body: &[7; 32] };
         ring().verify(&req, now)
     }
 
@@ -215,56 +169,31 @@ mod tests {
     #[test]
     fn worked_vector_string_to_sign_matches_the_document() {
         let headers = captured();
-        let req = RequestView {
-            method: "POST",
-            path: PATH,
-            raw_query: Some(QUERY),
-            headers: &headers,
-            body: b"",
-        };
+        let req = RequestView { method: "POST", path: PATH, raw_query: Some(QUERY), headers: &headers, body: b"" };
         let expected = "POST\n1CC4429EBD94FF17C6C76C9621953C21\napplication/x-protobuf\n\
                         Mon, 23 Nov 2026 12:29:10 GMT\nx-log-apiversion:0.6.0\n\
                         x-log-bodyrawsize:32\nx-log-signaturemethod:hmac-sha1\n\
                         /logstores/mystore/shards/route?key=14d2f850ad6ea48e46e4547edbbb27e0";
-        assert_eq!(
-            String::from_utf8_lossy(&string_to_sign(&req, DATE.as_bytes())),
-            expected
-        );
+        assert_eq!(String::from_utf8_lossy(&string_to_sign(&req, DATE.as_bytes())), expected);
     }
 
     #[test]
     fn worked_vector_verifies() {
-        let ok = Verified {
-            access_key_id: "AKID".into(),
-        };
+        let ok = Verified { access_key_id: "AKID".into() };
         assert_eq!(verify_captured(&captured()), Ok(ok.clone()));
         // Date alone, or x-log-date alone (the browser STS plugin), sign the same DATE line.
-        assert_eq!(
-            verify_captured(&with_header(&captured(), "x-log-date", None)),
-            Ok(ok.clone())
-        );
-        assert_eq!(
-            verify_captured(&with_header(&captured(), "date", None)),
-            Ok(ok.clone())
-        );
+        assert_eq!(verify_captured(&with_header(&captured(), "x-log-date", None)), Ok(ok.clone()));
+        assert_eq!(verify_captured(&with_header(&captured(), "date", None)), Ok(ok.clone()));
         // Padded values are trimmed; unsigned headers and the body are not v1's concern.
-        for (name, value) in [
-            ("x-log-apiversion", " 0.6.0 "),
-            ("user-agent", "curl"),
-            ("host", "elsewhere"),
-            ("content-length", "33"),
-        ] {
+        for (name, value) in
+            [("x-log-apiversion", " 0.6.0 "), ("user-agent", "curl"), ("host", "elsewhere"), ("content-length", "33")]
+        {
             let headers = with_header(&captured(), name, Some(value));
             assert_eq!(verify_captured(&headers), Ok(ok.clone()), "{name}");
         }
         let headers = captured();
-        let other_body = RequestView {
-            method: "POST",
-            path: PATH,
-            raw_query: Some(QUERY),
-            headers: &headers,
-            body: b"x",
-        };
+        let other_body =
+            RequestView { method: "POST", path: PATH, raw_query: Some(QUERY), headers: &headers, body: b"x" };
         assert_eq!(ring().verify(&other_body, NOW), Ok(ok));
     }
 
@@ -274,10 +203,7 @@ mod tests {
         let header_changes = [
             ("authorization", Some(flipped.as_str())),
             ("authorization", Some("LOG AKID:not base64!")),
-            (
-                "authorization",
-                Some("LOG OTHER:DN4wlvxDWZqzwobr6e5TSYcXpXY="),
-            ),
+            ("authorization", Some("LOG OTHER:DN4wlvxDWZqzwobr6e5TSYcXpXY=")),
             ("content-md5", Some("1CC4429EBD94FF17C6C76C9621953C22")),
             ("content-md5", None),
             ("content-type", Some("application/json")),
@@ -287,42 +213,19 @@ mod tests {
             ("x-log-compresstype", Some("lz4")),
         ];
         for (name, value) in header_changes {
-            let err = assert_code(
-                verify_captured(&with_header(&captured(), name, value)),
-                ErrorCode::SignatureNotMatch,
-            );
+            let err =
+                assert_code(verify_captured(&with_header(&captured(), name, value)), ErrorCode::SignatureNotMatch);
             assert_eq!(err.code.status().as_u16(), 401);
-            assert!(
-                !err.message.contains(SIG) && !err.message.contains("SECRET"),
-                "{err}"
-            );
+            assert!(!err.message.contains(SIG) && !err.message.contains("SECRET"), "{err}");
         }
         let h = captured();
         let q = Some(QUERY);
         for result in [
             verify_req("PUT", PATH, q, &h, NOW),
             verify_req("POST", "/logstores/mystore/shards/routf", q, &h, NOW),
-            verify_req(
-                "POST",
-                PATH,
-                Some("key=14d2f850ad6ea48e46e4547edbbb27e1"),
-                &h,
-                NOW,
-            ),
-            verify_req(
-                "POST",
-                PATH,
-                Some("kex=14d2f850ad6ea48e46e4547edbbb27e0"),
-                &h,
-                NOW,
-            ),
-            verify_req(
-                "POST",
-                PATH,
-                Some("key=14d2f850ad6ea48e46e4547edbbb27e0&x=1"),
-                &h,
-                NOW,
-            ),
+            verify_req("POST", PATH, Some("key=14d2f850ad6ea48e46e4547edbbb27e1"), &h, NOW),
+            verify_req("POST", PATH, Some("kex=14d2f850ad6ea48e46e4547edbbb27e0"), &h, NOW),
+            verify_req("POST", PATH, Some("key=14d2f850ad6ea48e46e4547edbbb27e0&x=1"), &h, NOW),
             verify_req("POST", PATH, None, &h, NOW),
         ] {
             assert_code(result, ErrorCode::SignatureNotMatch);
@@ -335,15 +238,10 @@ mod tests {
             assert!(verify_req("POST", PATH, Some(QUERY), &captured(), now).is_ok());
         }
         for now in [NOW - 901, NOW + 901] {
-            let err = assert_code(
-                verify_req("POST", PATH, Some(QUERY), &captured(), now),
-                ErrorCode::RequestTimeExpired,
-            );
+            let err =
+                assert_code(verify_req("POST", PATH, Some(QUERY), &captured(), now), ErrorCode::RequestTimeExpired);
             assert_eq!(err.code.status().as_u16(), 400);
-            assert_eq!(
-                err.message,
-                format!("Request time {NOW} has been expired while server time is {now}.")
-            );
+            assert_eq!(err.message, format!("Request time {NOW} has been expired while server time is {now}."));
         }
     }
 
@@ -354,21 +252,11 @@ mod tests {
         let replay = |headers: &HeaderMap| verify_req("POST", PATH, Some(QUERY), headers, later);
         assert_code(replay(&captured()), ErrorCode::RequestTimeExpired);
         // A fresh x-log-date replaces the signed DATE line, so the signature breaks.
-        assert_code(
-            replay(&with_header(&captured(), "x-log-date", Some(fresh))),
-            ErrorCode::SignatureNotMatch,
-        );
+        assert_code(replay(&with_header(&captured(), "x-log-date", Some(fresh))), ErrorCode::SignatureNotMatch);
         // A fresh Date next to the stale x-log-date: the stale x-log-date is what counts.
-        assert_code(
-            replay(&with_header(&captured(), "date", Some(fresh))),
-            ErrorCode::RequestTimeExpired,
-        );
+        assert_code(replay(&with_header(&captured(), "date", Some(fresh))), ErrorCode::RequestTimeExpired);
         // A fresh Date with x-log-date removed: Date is now the DATE line, signature breaks.
-        let fresh_date_only = with_header(
-            &with_header(&captured(), "x-log-date", None),
-            "date",
-            Some(fresh),
-        );
+        let fresh_date_only = with_header(&with_header(&captured(), "x-log-date", None), "date", Some(fresh));
         assert_code(replay(&fresh_date_only), ErrorCode::SignatureNotMatch);
     }
 
@@ -377,12 +265,7 @@ mod tests {
         let no_dates = with_header(&with_header(&captured(), "x-log-date", None), "date", None);
         let err = assert_code(verify_captured(&no_dates), ErrorCode::MissingDate);
         assert_eq!(err.code.status().as_u16(), 400);
-        for bad in [
-            "yesterday",
-            "2026-11-23T12:29:10Z",
-            "Mon, 23 Nov 2026 12:29:10 +0800",
-            "",
-        ] {
+        for bad in ["yesterday", "2026-11-23T12:29:10Z", "Mon, 23 Nov 2026 12:29:10 +0800", ""] {
             let headers = with_header(&captured(), "x-log-date", Some(bad));
             let err = assert_code(verify_captured(&headers), ErrorCode::InvalidRequestTime);
             assert_eq!(err.code.status().as_u16(), 400);
@@ -420,10 +303,7 @@ mod tests {
     #[test]
     fn query_is_sorted_with_empty_values_kept_as_key_equals() {
         // Signed: GET /logstores?logstoreName=&offset=0&size=10
-        let h = signed_get(
-            "LOG AKID:9cxV4mH6lqx/Vn9mfKNk/Zn+52E=",
-            Some("application/json"),
-        );
+        let h = signed_get("LOG AKID:9cxV4mH6lqx/Vn9mfKNk/Zn+52E=", Some("application/json"));
         let get = |q| verify_req("GET", "/logstores", Some(q), &h, NOW);
         assert!(get("size=10&offset=0&logstoreName=").is_ok());
         assert!(get("logstoreName&size=10&offset=0").is_ok());
@@ -437,8 +317,12 @@ mod tests {
         // PY (requests) and GO send them: space as '+', a literal plus as %2B.
         let h = signed_get("LOG AKID:vEJs0ECJwqxNBDhXjljpN2UEzDw=", None);
         let get = |q| verify_req("GET", "/logstores/mystore", Some(q), &h, NOW);
-        assert!(get("type=log&query=%2A+%7C+select+count%28%2A%29+as+c&from=1795400000&to=1795436950&topic=a%2Bb").is_ok());
-        assert!(get("topic=a%2bb&to=1795436950&from=1795400000&query=*%20|%20select%20count(*)%20as%20c&type=log").is_ok());
+        assert!(
+            get("type=log&query=%2A+%7C+select+count%28%2A%29+as+c&from=1795400000&to=1795436950&topic=a%2Bb").is_ok()
+        );
+        assert!(
+            get("topic=a%2bb&to=1795436950&from=1795400000&query=*%20|%20select%20count(*)%20as%20c&type=log").is_ok()
+        );
         assert_code(
             get("type=log&query=%2A+%7C+select+count%28%2A%29+as+c&from=1795400000&to=1795436950&topic=a+b"),
             ErrorCode::SignatureNotMatch,

@@ -51,12 +51,10 @@ pub struct Logstore {
 
 impl Logstore {
     pub fn shard(&self, id: u32) -> ApiResult<&Shard> {
-        self.shards.iter().find(|s| s.id == id).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ShardNotExist,
-                format!("shard {id} does not exist"),
-            )
-        })
+        self.shards
+            .iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| ApiError::new(ErrorCode::ShardNotExist, format!("shard {id} does not exist")))
     }
 }
 
@@ -73,10 +71,7 @@ pub struct Catalog {
 }
 
 pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// SLS project names: 3–63 characters of `[a-z0-9-]`, starting and ending with a letter or digit.
@@ -91,8 +86,7 @@ pub fn check_logstore_name(name: &str) -> ApiResult<()> {
 
 fn check_name(name: &str, extra: u8, what: &str) -> Result<(), String> {
     let b = name.as_bytes();
-    let ok_char =
-        |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == extra;
+    let ok_char = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == extra;
     let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     if (3..=63).contains(&b.len()) && b.iter().all(ok_char) && edge(b[0]) && edge(b[b.len() - 1]) {
         Ok(())
@@ -104,30 +98,17 @@ fn check_name(name: &str, extra: u8, what: &str) -> Result<(), String> {
 impl Catalog {
     /// Loads the catalog and drops column families that no logstore owns (left by an interrupted
     /// create or delete).
-    pub fn load(
-        store: Arc<RocksStore>,
-        config: CatalogConfig,
-        data_dir: &std::path::Path,
-    ) -> anyhow::Result<Catalog> {
+    pub fn load(store: Arc<RocksStore>, config: CatalogConfig, data_dir: &std::path::Path) -> anyhow::Result<Catalog> {
         let mut state = BTreeMap::new();
         for (_, v) in store.meta_scan(keys::PROJECT_PREFIX)? {
             let project: Project = serde_json::from_slice(&v)?;
-            state.insert(
-                project.name.clone(),
-                ProjectEntry {
-                    project,
-                    logstores: BTreeMap::new(),
-                },
-            );
+            state.insert(project.name.clone(), ProjectEntry { project, logstores: BTreeMap::new() });
         }
         let mut owned = std::collections::HashSet::new();
         for (k, v) in store.meta_scan(keys::LOGSTORE_PREFIX)? {
             let ls: Logstore = serde_json::from_slice(&v)?;
             let Some(entry) = state.get_mut(&ls.project) else {
-                anyhow::bail!(
-                    "catalog entry {} names a missing project",
-                    String::from_utf8_lossy(&k)
-                );
+                anyhow::bail!("catalog entry {} names a missing project", String::from_utf8_lossy(&k));
             };
             owned.insert(ls.id);
             entry.logstores.insert(ls.name.clone(), Arc::new(ls));
@@ -138,12 +119,7 @@ impl Catalog {
                 store.drop_stream(stream)?;
             }
         }
-        Ok(Catalog {
-            store,
-            config,
-            state: RwLock::new(state),
-            mutations: Mutex::new(()),
-        })
+        Ok(Catalog { store, config, state: RwLock::new(state), mutations: Mutex::new(()) })
     }
 
     pub fn config(&self) -> &CatalogConfig {
@@ -152,39 +128,23 @@ impl Catalog {
 
     pub fn project(&self, name: &str) -> ApiResult<Project> {
         let state = self.state.read().expect("catalog lock");
-        state
-            .get(name)
-            .map(|e| e.project.clone())
-            .ok_or_else(|| ApiError::project_not_exist(name))
+        state.get(name).map(|e| e.project.clone()).ok_or_else(|| ApiError::project_not_exist(name))
     }
 
     pub fn projects(&self) -> Vec<Project> {
-        self.state
-            .read()
-            .expect("catalog lock")
-            .values()
-            .map(|e| e.project.clone())
-            .collect()
+        self.state.read().expect("catalog lock").values().map(|e| e.project.clone()).collect()
     }
 
     /// The logstore, from memory (the hot path).
     pub fn logstore(&self, project: &str, name: &str) -> ApiResult<Arc<Logstore>> {
         let state = self.state.read().expect("catalog lock");
-        let entry = state
-            .get(project)
-            .ok_or_else(|| ApiError::project_not_exist(project))?;
-        entry
-            .logstores
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ApiError::logstore_not_exist(name))
+        let entry = state.get(project).ok_or_else(|| ApiError::project_not_exist(project))?;
+        entry.logstores.get(name).cloned().ok_or_else(|| ApiError::logstore_not_exist(name))
     }
 
     pub fn logstores(&self, project: &str) -> ApiResult<Vec<Arc<Logstore>>> {
         let state = self.state.read().expect("catalog lock");
-        let entry = state
-            .get(project)
-            .ok_or_else(|| ApiError::project_not_exist(project))?;
+        let entry = state.get(project).ok_or_else(|| ApiError::project_not_exist(project))?;
         Ok(entry.logstores.values().cloned().collect())
     }
 
@@ -197,21 +157,14 @@ impl Catalog {
             Err(_) => {
                 if self.project(project).is_err() {
                     match self.create_project(project, "created on first write") {
-                        Ok(_)
-                        | Err(ApiError {
-                            code: ErrorCode::ProjectAlreadyExist,
-                            ..
-                        }) => {}
+                        Ok(_) | Err(ApiError { code: ErrorCode::ProjectAlreadyExist, .. }) => {}
                         Err(e) => return Err(e),
                     }
                 }
                 let settings = self.default_settings();
                 match self.create_logstore(project, name, settings) {
                     Ok(ls) => Ok(ls),
-                    Err(ApiError {
-                        code: ErrorCode::LogStoreAlreadyExist,
-                        ..
-                    }) => self.logstore(project, name),
+                    Err(ApiError { code: ErrorCode::LogStoreAlreadyExist, .. }) => self.logstore(project, name),
                     Err(e) => Err(e),
                 }
             }
@@ -234,10 +187,7 @@ impl Catalog {
         check_project_name(name)?;
         let _m = self.mutations.lock().expect("mutation lock");
         if self.state.read().expect("catalog lock").contains_key(name) {
-            return Err(ApiError::new(
-                ErrorCode::ProjectAlreadyExist,
-                format!("Project {name} already exist"),
-            ));
+            return Err(ApiError::new(ErrorCode::ProjectAlreadyExist, format!("Project {name} already exist")));
         }
         let now = now_secs();
         let project = Project {
@@ -248,14 +198,8 @@ impl Catalog {
             last_modify_time: now,
         };
         self.persist(&[(keys::project_key(name), to_json(&project)?)], &[])?;
-        let entry = ProjectEntry {
-            project: project.clone(),
-            logstores: BTreeMap::new(),
-        };
-        self.state
-            .write()
-            .expect("catalog lock")
-            .insert(name.to_string(), entry);
+        let entry = ProjectEntry { project: project.clone(), logstores: BTreeMap::new() };
+        self.state.write().expect("catalog lock").insert(name.to_string(), entry);
         Ok(project)
     }
 
@@ -276,11 +220,7 @@ impl Catalog {
         let _m = self.mutations.lock().expect("mutation lock");
         let logstores = self.logstores(name)?;
         let mut deletes = vec![keys::project_key(name)];
-        deletes.extend(
-            logstores
-                .iter()
-                .map(|ls| keys::logstore_key(name, &ls.name)),
-        );
+        deletes.extend(logstores.iter().map(|ls| keys::logstore_key(name, &ls.name)));
         self.persist(&[], &deletes)?;
         self.state.write().expect("catalog lock").remove(name);
         for ls in logstores {
@@ -289,21 +229,13 @@ impl Catalog {
         Ok(())
     }
 
-    pub fn create_logstore(
-        &self,
-        project: &str,
-        name: &str,
-        settings: LogstoreSettings,
-    ) -> ApiResult<Arc<Logstore>> {
+    pub fn create_logstore(&self, project: &str, name: &str, settings: LogstoreSettings) -> ApiResult<Arc<Logstore>> {
         check_logstore_name(name)?;
         self.check_settings(&settings)?;
         let _m = self.mutations.lock().expect("mutation lock");
         self.project(project)?;
         if self.logstore(project, name).is_ok() {
-            return Err(ApiError::new(
-                ErrorCode::LogStoreAlreadyExist,
-                format!("logstore {name} already exists"),
-            ));
+            return Err(ApiError::new(ErrorCode::LogStoreAlreadyExist, format!("logstore {name} already exists")));
         }
         let now = now_secs();
         let shards = route::initial_ranges(settings.shard_count)
@@ -328,27 +260,17 @@ impl Catalog {
             last_modify_time: now,
         };
         // Column family first: a crash before the catalog entry leaves an orphan that load() drops.
-        self.store
-            .create_stream(ls.id)
-            .map_err(ApiError::internal)?;
+        self.store.create_stream(ls.id).map_err(ApiError::internal)?;
         self.save_logstore(ls)
     }
 
     /// Updates the settings a client may change (not the shard count: use split and merge).
-    pub fn update_logstore(
-        &self,
-        project: &str,
-        name: &str,
-        settings: LogstoreSettings,
-    ) -> ApiResult<Arc<Logstore>> {
+    pub fn update_logstore(&self, project: &str, name: &str, settings: LogstoreSettings) -> ApiResult<Arc<Logstore>> {
         self.check_settings(&settings)?;
         let _m = self.mutations.lock().expect("mutation lock");
         let mut ls = (*self.logstore(project, name)?).clone();
         let shard_count = ls.settings.shard_count;
-        ls.settings = LogstoreSettings {
-            shard_count,
-            ..settings
-        };
+        ls.settings = LogstoreSettings { shard_count, ..settings };
         ls.last_modify_time = now_secs();
         self.save_logstore(ls)
     }
@@ -365,33 +287,16 @@ impl Catalog {
 
     /// Splits readwrite shard `id` at `mid`: it becomes readonly and two readwrite children
     /// take its range. Returns the parent and the two children.
-    pub fn split_shard(
-        &self,
-        project: &str,
-        name: &str,
-        id: u32,
-        mid: u128,
-    ) -> ApiResult<Vec<Shard>> {
+    pub fn split_shard(&self, project: &str, name: &str, id: u32, mid: u128) -> ApiResult<Vec<Shard>> {
         let _m = self.mutations.lock().expect("mutation lock");
         let mut ls = (*self.logstore(project, name)?).clone();
         let parent = ls.shard(id)?.clone();
         let ((b1, e1), (b2, e2)) = route::split_range(&parent, mid)?;
         self.check_shard_room(&ls, 2)?;
         let now = now_secs();
-        let a = Shard {
-            id: ls.next_shard_id,
-            status: ShardStatus::Readwrite,
-            begin: b1,
-            end: e1,
-            create_time: now,
-        };
-        let b = Shard {
-            id: ls.next_shard_id + 1,
-            status: ShardStatus::Readwrite,
-            begin: b2,
-            end: e2,
-            create_time: now,
-        };
+        let a = Shard { id: ls.next_shard_id, status: ShardStatus::Readwrite, begin: b1, end: e1, create_time: now };
+        let b =
+            Shard { id: ls.next_shard_id + 1, status: ShardStatus::Readwrite, begin: b2, end: e2, create_time: now };
         ls.next_shard_id += 2;
         set_status(&mut ls, id, ShardStatus::Readonly);
         ls.shards.extend([a.clone(), b.clone()]);
@@ -430,9 +335,7 @@ impl Catalog {
         let _m = self.mutations.lock().expect("mutation lock");
         let mut ls = (*self.logstore(project, name)?).clone();
         if ls.shard(id)?.is_writable() {
-            return Err(ApiError::param(format!(
-                "invalid shard id {id}: only readonly shards can be deleted"
-            )));
+            return Err(ApiError::param(format!("invalid shard id {id}: only readonly shards can be deleted")));
         }
         ls.shards.retain(|s| s.id != id);
         self.save_logstore(ls)?;
@@ -464,23 +367,16 @@ impl Catalog {
     }
 
     fn save_logstore(&self, ls: Logstore) -> ApiResult<Arc<Logstore>> {
-        self.persist(
-            &[(keys::logstore_key(&ls.project, &ls.name), to_json(&ls)?)],
-            &[],
-        )?;
+        self.persist(&[(keys::logstore_key(&ls.project, &ls.name), to_json(&ls)?)], &[])?;
         let ls = Arc::new(ls);
         let mut state = self.state.write().expect("catalog lock");
-        let entry = state
-            .get_mut(&ls.project)
-            .ok_or_else(|| ApiError::project_not_exist(&ls.project))?;
+        let entry = state.get_mut(&ls.project).ok_or_else(|| ApiError::project_not_exist(&ls.project))?;
         entry.logstores.insert(ls.name.clone(), ls.clone());
         Ok(ls)
     }
 
     fn persist(&self, puts: &[(Vec<u8>, Vec<u8>)], deletes: &[Vec<u8>]) -> ApiResult<()> {
-        self.store
-            .meta_write(puts, deletes)
-            .map_err(ApiError::internal)
+        self.store.meta_write(puts, deletes).map_err(ApiError::internal)
     }
 }
 
@@ -500,10 +396,7 @@ mod tests {
 
     fn open(dir: &std::path::Path, auto_create: bool) -> Catalog {
         let store = RocksStore::open(dir).unwrap();
-        let config = CatalogConfig {
-            auto_create,
-            ..Default::default()
-        };
+        let config = CatalogConfig { auto_create, ..Default::default() };
         Catalog::load(store, config, dir).unwrap()
     }
 
@@ -525,50 +418,26 @@ mod tests {
         {
             let c = open(dir.path(), false);
             c.create_project("proj", "d").unwrap();
-            assert_eq!(
-                c.create_project("proj", "d").unwrap_err().code,
-                ErrorCode::ProjectAlreadyExist
-            );
-            let s = LogstoreSettings {
-                shard_count: 2,
-                ..c.default_settings()
-            };
+            assert_eq!(c.create_project("proj", "d").unwrap_err().code, ErrorCode::ProjectAlreadyExist);
+            let s = LogstoreSettings { shard_count: 2, ..c.default_settings() };
             id = c.create_logstore("proj", "store", s.clone()).unwrap().id;
-            assert_eq!(
-                c.create_logstore("proj", "store", s).unwrap_err().code,
-                ErrorCode::LogStoreAlreadyExist
-            );
-            let out = c
-                .split_shard("proj", "store", 0, route::parse_hash_key("4").unwrap())
-                .unwrap();
+            assert_eq!(c.create_logstore("proj", "store", s).unwrap_err().code, ErrorCode::LogStoreAlreadyExist);
+            let out = c.split_shard("proj", "store", 0, route::parse_hash_key("4").unwrap()).unwrap();
             assert_eq!(
                 out.iter().map(|s| (s.id, s.status)).collect::<Vec<_>>(),
-                vec![
-                    (0, ShardStatus::Readonly),
-                    (2, ShardStatus::Readwrite),
-                    (3, ShardStatus::Readwrite)
-                ]
+                vec![(0, ShardStatus::Readonly), (2, ShardStatus::Readwrite), (3, ShardStatus::Readwrite)]
             );
             let merged = c.merge_shards("proj", "store", 2).unwrap();
             assert_eq!(merged[0].id, 4);
-            assert_eq!(
-                (merged[0].begin, merged[0].end),
-                (0, route::parse_hash_key("8").unwrap())
-            );
+            assert_eq!((merged[0].begin, merged[0].end), (0, route::parse_hash_key("8").unwrap()));
         }
         let c = open(dir.path(), false);
         let ls = c.logstore("proj", "store").unwrap();
         assert_eq!(ls.id, id);
         assert_eq!(ls.shards.len(), 5);
         assert_eq!(ls.next_shard_id, 5);
-        assert_eq!(
-            c.logstore("proj", "nope").unwrap_err().code,
-            ErrorCode::LogStoreNotExist
-        );
-        assert_eq!(
-            c.resolve_for_write("nope", "x").unwrap_err().code,
-            ErrorCode::ProjectNotExist
-        );
+        assert_eq!(c.logstore("proj", "nope").unwrap_err().code, ErrorCode::LogStoreNotExist);
+        assert_eq!(c.resolve_for_write("nope", "x").unwrap_err().code, ErrorCode::ProjectNotExist);
     }
 
     #[test]
@@ -578,14 +447,8 @@ mod tests {
         let ls = c.resolve_for_write("auto-proj", "auto_store").unwrap();
         assert_eq!(ls.shards.len(), 2);
         c.delete_logstore("auto-proj", "auto_store").unwrap();
-        assert_eq!(
-            c.logstore("auto-proj", "auto_store").unwrap_err().code,
-            ErrorCode::LogStoreNotExist
-        );
+        assert_eq!(c.logstore("auto-proj", "auto_store").unwrap_err().code, ErrorCode::LogStoreNotExist);
         c.delete_project("auto-proj").unwrap();
-        assert_eq!(
-            c.project("auto-proj").unwrap_err().code,
-            ErrorCode::ProjectNotExist
-        );
+        assert_eq!(c.project("auto-proj").unwrap_err().code, ErrorCode::ProjectNotExist);
     }
 }

@@ -11,19 +11,11 @@ use hyper::body::Incoming;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
 fn too_large(max: usize) -> ApiError {
-    ApiError::new(
-        ErrorCode::PostBodyTooLarge,
-        format!("the request body is larger than {max} bytes"),
-    )
+    ApiError::new(ErrorCode::PostBodyTooLarge, format!("the request body is larger than {max} bytes"))
 }
 
 /// Reads the whole body, at most `max` bytes, within `timeout`.
-pub async fn collect(
-    headers: &HeaderMap,
-    body: Incoming,
-    max: usize,
-    timeout: Duration,
-) -> ApiResult<Bytes> {
+pub async fn collect(headers: &HeaderMap, body: Incoming, max: usize, timeout: Duration) -> ApiResult<Bytes> {
     if let Some(len) = headers.get(http::header::CONTENT_LENGTH) {
         let len: u64 = len
             .to_str()
@@ -39,8 +31,6 @@ pub async fn collect(
         Err(_) => Err(ApiError::param("timed out reading the request body")),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(max)),
-        Ok(Err(e)) => Err(ApiError::param(format!(
-            "cannot read the request body: {e}"
-        ))),
+        Ok(Err(e)) => Err(ApiError::param(format!("cannot read the request body: {e}"))),
     }
 }

@@ -46,11 +46,7 @@ impl AppState {
 
 /// Serves connections until `shutdown` turns true, then stops accepting and gives in-flight
 /// requests `shutdown_grace_secs` to finish.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
     let cfg = &state.config.server;
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -88,14 +84,8 @@ pub async fn serve(
     }
     drop(listener);
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            ?grace,
-            "in-flight requests did not finish within the grace period"
-        );
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(?grace, "in-flight requests did not finish within the grace period");
     }
 }
 
@@ -104,11 +94,7 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-async fn handle(
-    state: Arc<AppState>,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
+async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let request_id = response::new_request_id();
     let response = match sls::handle(&state, peer, req, &request_id).await {
         Ok(r) => r,
@@ -139,18 +125,14 @@ pub fn project_of(headers: &HeaderMap, endpoints: &[String]) -> Option<String> {
     let is_endpoint = rest.parse::<std::net::Ipv4Addr>().is_ok()
         || rest.eq_ignore_ascii_case("localhost")
         || endpoints.iter().any(|e| rest.eq_ignore_ascii_case(e));
-    (is_endpoint && !label.is_empty() && host.parse::<std::net::Ipv4Addr>().is_err())
-        .then(|| label.to_string())
+    (is_endpoint && !label.is_empty() && host.parse::<std::net::Ipv4Addr>().is_err()).then(|| label.to_string())
 }
 
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host; // IPv6 literal: never carries a project
     }
-    host.rsplit_once(':')
-        .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
-        .map(|(h, _)| h)
-        .unwrap_or(host)
+    host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map(|(h, _)| h).unwrap_or(host)
 }
 
 #[cfg(test)]
@@ -169,28 +151,13 @@ mod tests {
     #[test]
     fn project_from_host_or_header() {
         let eps = vec!["sls.example.com".to_string()];
-        assert_eq!(
-            project_of(&headers("myproj.127.0.0.1", None), &eps).as_deref(),
-            Some("myproj")
-        );
-        assert_eq!(
-            project_of(&headers("myproj.127.0.0.1:7480", None), &eps).as_deref(),
-            Some("myproj")
-        );
-        assert_eq!(
-            project_of(&headers("myproj.sls.example.com", None), &eps).as_deref(),
-            Some("myproj")
-        );
-        assert_eq!(
-            project_of(&headers("myproj.localhost:80", None), &eps).as_deref(),
-            Some("myproj")
-        );
+        assert_eq!(project_of(&headers("myproj.127.0.0.1", None), &eps).as_deref(), Some("myproj"));
+        assert_eq!(project_of(&headers("myproj.127.0.0.1:7480", None), &eps).as_deref(), Some("myproj"));
+        assert_eq!(project_of(&headers("myproj.sls.example.com", None), &eps).as_deref(), Some("myproj"));
+        assert_eq!(project_of(&headers("myproj.localhost:80", None), &eps).as_deref(), Some("myproj"));
         assert_eq!(project_of(&headers("127.0.0.1:7480", None), &eps), None);
         assert_eq!(project_of(&headers("other.example.org", None), &eps), None);
-        assert_eq!(
-            project_of(&headers("127.0.0.1", Some("lc-proj")), &eps).as_deref(),
-            Some("lc-proj")
-        );
+        assert_eq!(project_of(&headers("127.0.0.1", Some("lc-proj")), &eps).as_deref(), Some("lc-proj"));
         assert_eq!(project_of(&headers("[::1]:7480", None), &eps), None);
     }
 }

@@ -38,8 +38,7 @@ pub fn empty(request_id: &str) -> Response<Body> {
 /// 200 with a JSON body.
 pub fn json(request_id: &str, value: &serde_json::Value) -> Response<Body> {
     let mut r = base(StatusCode::OK, request_id, Bytes::from(value.to_string()));
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
@@ -51,8 +50,7 @@ pub fn binary(
     headers: &[(&'static str, String)],
 ) -> Response<Body> {
     let mut r = base(StatusCode::OK, request_id, Bytes::from(body));
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     for (name, value) in headers {
         if let Ok(v) = HeaderValue::from_str(value) {
             r.headers_mut().insert(*name, v);
@@ -66,11 +64,9 @@ pub fn binary(
 pub fn error(request_id: &str, e: &ApiError) -> Response<Body> {
     let body = serde_json::json!({ "errorCode": e.code.sls_name(), "errorMessage": e.message });
     let mut r = base(e.code.status(), request_id, Bytes::from(body.to_string()));
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if e.code.retryable() {
-        r.headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
     r
 }
@@ -84,9 +80,7 @@ mod tests {
     fn request_ids_look_like_sls() {
         let id = new_request_id();
         assert_eq!(id.len(), 24);
-        assert!(id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)));
+        assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)));
     }
 
     #[test]

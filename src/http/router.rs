@@ -86,8 +86,8 @@ impl Endpoint {
 pub struct Query(pub Vec<(String, String)>);
 
 impl Query {
-    /// Splits a raw query string; `%XX` escapes are decoded, `+` is kept as is (SLS cursors are
-    /// base64 and may contain it).
+    /// Splits a raw query string and form-decodes it (`+` is a space, `%XX` escapes), the way the
+    /// SDKs encode and sign it. (Cursors are base64 of decimal digits, which never contains `+`.)
     pub fn parse(raw: Option<&str>) -> Query {
         let raw = raw.unwrap_or("");
         let pairs = raw
@@ -95,60 +95,48 @@ impl Query {
             .filter(|p| !p.is_empty())
             .map(|p| {
                 let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (decode(k), decode(v))
+                (decode_form(k), decode_form(v))
             })
             .collect();
         Query(pairs)
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     fn required(&self, key: &str) -> ApiResult<&str> {
-        self.get(key)
-            .ok_or_else(|| ApiError::param(format!("query parameter {key} is required")))
+        self.get(key).ok_or_else(|| ApiError::param(format!("query parameter {key} is required")))
     }
 
     fn number<T: std::str::FromStr>(&self, key: &str, default: T) -> ApiResult<T> {
         match self.get(key) {
             None | Some("") => Ok(default),
-            Some(v) => v.parse().map_err(|_| {
-                ApiError::param(format!("query parameter {key}={v:?} is not a valid number"))
-            }),
+            Some(v) => {
+                v.parse().map_err(|_| ApiError::param(format!("query parameter {key}={v:?} is not a valid number")))
+            }
         }
     }
 }
 
+/// Percent-decodes a path.
 pub fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// Form-decodes a query component: `+` is a space, then `%XX` escapes.
+fn decode_form(s: &str) -> String {
+    decode(&s.replace('+', " "))
 }
 
 /// Maps method + decoded path + query to an endpoint.
 pub fn route(method: &Method, path: &str, q: &Query) -> ApiResult<Endpoint> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let segs: Vec<&str> = if segments == [""] {
-        Vec::new()
-    } else {
-        segments
-    };
+    let segs: Vec<&str> = if segments == [""] { Vec::new() } else { segments };
     let m = method.clone();
-    let wrong_method = || {
-        ApiError::new(
-            ErrorCode::InvalidMethod,
-            format!("invalid request method {m} for {path}"),
-        )
-    };
+    let wrong_method = || ApiError::new(ErrorCode::InvalidMethod, format!("invalid request method {m} for {path}"));
     let ls = |i: usize| segs[i].to_string();
-    let shard_id = |s: &str| {
-        s.parse::<u32>()
-            .map_err(|_| ApiError::param(format!("invalid shard id {s:?}")))
-    };
+    let shard_id = |s: &str| s.parse::<u32>().map_err(|_| ApiError::param(format!("invalid shard id {s:?}")));
     let e = match (segs.as_slice(), method) {
         (["health"], &Method::GET) => Endpoint::Health,
         // Without a project in Host, `GET /` is ListProject; the caller decides that first.
@@ -161,83 +149,47 @@ pub fn route(method: &Method, path: &str, q: &Query) -> ApiResult<Endpoint> {
         (["logstores"], &Method::GET) => Endpoint::ListLogstores {
             offset: q.number("offset", 0)?,
             size: q.number("size", 500)?,
-            name: q
-                .get("logstoreName")
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
+            name: q.get("logstoreName").filter(|s| !s.is_empty()).map(str::to_string),
         },
         (["logstores", _], &Method::GET) => Endpoint::GetLogstore { logstore: ls(1) },
         (["logstores", _], &Method::PUT) => Endpoint::UpdateLogstore { logstore: ls(1) },
         (["logstores", _], &Method::DELETE) => Endpoint::DeleteLogstore { logstore: ls(1) },
-        (["logstores", _], &Method::POST) => Endpoint::PutLogs {
-            logstore: ls(1),
-            hash_key: None,
-        },
+        (["logstores", _], &Method::POST) => Endpoint::PutLogs { logstore: ls(1), hash_key: None },
         (["logstores", _, "shards"], &Method::GET) => Endpoint::ListShards { logstore: ls(1) },
-        (["logstores", _, "shards", "lb"], &Method::POST) => Endpoint::PutLogs {
-            logstore: ls(1),
-            hash_key: None,
-        },
-        (["logstores", _, "shards", "route"], &Method::POST) => Endpoint::PutLogs {
-            logstore: ls(1),
-            hash_key: q.get("key").filter(|k| !k.is_empty()).map(str::to_string),
-        },
+        (["logstores", _, "shards", "lb"], &Method::POST) => Endpoint::PutLogs { logstore: ls(1), hash_key: None },
+        (["logstores", _, "shards", "route"], &Method::POST) => {
+            Endpoint::PutLogs { logstore: ls(1), hash_key: q.get("key").filter(|k| !k.is_empty()).map(str::to_string) }
+        }
         (["logstores", _, "shards", id], &Method::POST) => {
             let shard = shard_id(id)?;
             match q.get("action") {
-                Some("split") => Endpoint::SplitShard {
-                    logstore: ls(1),
-                    shard,
-                    key: q.required("key")?.to_string(),
-                },
-                Some("merge") => Endpoint::MergeShards {
-                    logstore: ls(1),
-                    shard,
-                },
+                Some("split") => Endpoint::SplitShard { logstore: ls(1), shard, key: q.required("key")?.to_string() },
+                Some("merge") => Endpoint::MergeShards { logstore: ls(1), shard },
                 _ => return Err(ApiError::param("action must be split or merge")),
             }
         }
-        (["logstores", _, "shards", id], &Method::DELETE) => Endpoint::DeleteShard {
-            logstore: ls(1),
-            shard: shard_id(id)?,
-        },
+        (["logstores", _, "shards", id], &Method::DELETE) => {
+            Endpoint::DeleteShard { logstore: ls(1), shard: shard_id(id)? }
+        }
         (["logstores", _, "shards", id], &Method::GET) => {
             let shard = shard_id(id)?;
             match q.get("type") {
-                Some("cursor") => Endpoint::GetCursor {
-                    logstore: ls(1),
-                    shard,
-                    from: q.required("from")?.to_string(),
-                },
-                Some("cursor_time") => Endpoint::GetCursorTime {
-                    logstore: ls(1),
-                    shard,
-                    cursor: q.required("cursor")?.to_string(),
-                },
+                Some("cursor") => Endpoint::GetCursor { logstore: ls(1), shard, from: q.required("from")?.to_string() },
+                Some("cursor_time") => {
+                    Endpoint::GetCursorTime { logstore: ls(1), shard, cursor: q.required("cursor")?.to_string() }
+                }
                 Some("log") | Some("logs") => Endpoint::PullLogs {
                     logstore: ls(1),
                     shard,
                     cursor: q.required("cursor")?.to_string(),
                     count: q.number("count", 1000)?,
-                    end_cursor: q
-                        .get("end_cursor")
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string),
+                    end_cursor: q.get("end_cursor").filter(|s| !s.is_empty()).map(str::to_string),
                 },
-                _ => {
-                    return Err(ApiError::param(
-                        "type must be cursor, cursor_time, log or logs",
-                    ))
-                }
+                _ => return Err(ApiError::param("type must be cursor, cursor_time, log or logs")),
             }
         }
         (["logstores", ..], _) | (["health"], _) => return Err(wrong_method()),
-        _ => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidUrl,
-                format!("no API at {path}"),
-            ))
-        }
+        _ => return Err(ApiError::new(ErrorCode::InvalidUrl, format!("no API at {path}"))),
     };
     Ok(e)
 }
@@ -252,89 +204,39 @@ mod tests {
 
     #[test]
     fn every_put_logs_form() {
-        let lb = Endpoint::PutLogs {
-            logstore: "s".into(),
-            hash_key: None,
-        };
+        let lb = Endpoint::PutLogs { logstore: "s".into(), hash_key: None };
         assert_eq!(r(Method::POST, "/logstores/s/shards/lb", "").unwrap(), lb);
         assert_eq!(r(Method::POST, "/logstores/s", "").unwrap(), lb);
         assert_eq!(
-            r(
-                Method::POST,
-                "/logstores/s/shards/route",
-                "key=14d2f850ad6ea48e46e4547edbbb27e0&seqid=7"
-            )
-            .unwrap(),
-            Endpoint::PutLogs {
-                logstore: "s".into(),
-                hash_key: Some("14d2f850ad6ea48e46e4547edbbb27e0".into())
-            }
+            r(Method::POST, "/logstores/s/shards/route", "key=14d2f850ad6ea48e46e4547edbbb27e0&seqid=7").unwrap(),
+            Endpoint::PutLogs { logstore: "s".into(), hash_key: Some("14d2f850ad6ea48e46e4547edbbb27e0".into()) }
         );
     }
 
     #[test]
     fn read_forms_and_errors() {
         assert_eq!(
-            r(
-                Method::GET,
-                "/logstores/s/shards/3",
-                "type=cursor&from=begin"
-            )
-            .unwrap(),
-            Endpoint::GetCursor {
-                logstore: "s".into(),
-                shard: 3,
-                from: "begin".into()
-            }
+            r(Method::GET, "/logstores/s/shards/3", "type=cursor&from=begin").unwrap(),
+            Endpoint::GetCursor { logstore: "s".into(), shard: 3, from: "begin".into() }
         );
-        let pull = r(
-            Method::GET,
-            "/logstores/s/shards/0",
-            "type=logs&cursor=MTA%3D&count=10",
-        )
-        .unwrap();
+        let pull = r(Method::GET, "/logstores/s/shards/0", "type=logs&cursor=MTA%3D&count=10").unwrap();
         assert_eq!(
             pull,
-            Endpoint::PullLogs {
-                logstore: "s".into(),
-                shard: 0,
-                cursor: "MTA=".into(),
-                count: 10,
-                end_cursor: None
-            }
+            Endpoint::PullLogs { logstore: "s".into(), shard: 0, cursor: "MTA=".into(), count: 10, end_cursor: None }
         );
+        assert_eq!(r(Method::GET, "/nope", "").unwrap_err().code, ErrorCode::InvalidUrl);
+        assert_eq!(r(Method::PATCH, "/logstores/s", "").unwrap_err().code, ErrorCode::InvalidMethod);
         assert_eq!(
-            r(Method::GET, "/nope", "").unwrap_err().code,
-            ErrorCode::InvalidUrl
-        );
-        assert_eq!(
-            r(Method::PATCH, "/logstores/s", "").unwrap_err().code,
-            ErrorCode::InvalidMethod
-        );
-        assert_eq!(
-            r(Method::GET, "/logstores/s/shards/x", "type=cursor&from=end")
-                .unwrap_err()
-                .code,
+            r(Method::GET, "/logstores/s/shards/x", "type=cursor&from=end").unwrap_err().code,
             ErrorCode::ParameterInvalid
         );
-        assert_eq!(
-            r(Method::GET, "/logstores/s/shards/1", "type=log")
-                .unwrap_err()
-                .code,
-            ErrorCode::ParameterInvalid
-        );
+        assert_eq!(r(Method::GET, "/logstores/s/shards/1", "type=log").unwrap_err().code, ErrorCode::ParameterInvalid);
     }
 
     #[test]
-    fn query_keeps_plus_and_trailing_question_mark_is_empty() {
-        assert_eq!(
-            Query::parse(Some("cursor=a+b%2B")).get("cursor"),
-            Some("a+b+")
-        );
+    fn query_is_form_decoded_and_trailing_question_mark_is_empty() {
+        assert_eq!(Query::parse(Some("query=a+b%2B")).get("query"), Some("a b+"));
         assert!(Query::parse(Some("")).0.is_empty());
-        assert_eq!(
-            Query::parse(Some("logstoreName=&offset=0")).get("logstoreName"),
-            Some("")
-        );
+        assert_eq!(Query::parse(Some("logstoreName=&offset=0")).get("logstoreName"), Some(""));
     }
 }

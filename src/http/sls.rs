@@ -39,18 +39,9 @@ pub async fn handle(
     let project = project_of(&parts.headers, &state.config.catalog.endpoints);
     let endpoint = if path == "/" && parts.method == Method::GET && project.is_none() {
         Endpoint::ListProjects {
-            offset: query
-                .get("offset")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
-            size: query
-                .get("size")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(500),
-            name: query
-                .get("projectName")
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
+            offset: query.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0),
+            size: query.get("size").and_then(|v| v.parse().ok()).unwrap_or(500),
+            name: query.get("projectName").filter(|s| !s.is_empty()).map(str::to_string),
         }
     } else {
         router::route(&parts.method, &path, &query)?
@@ -61,34 +52,18 @@ pub async fn handle(
         }
         return Ok(response::json(request_id, &json!({"status": "ok"})));
     }
-    let limit = if endpoint.is_write() {
-        state.ingest.limits().max_wire_bytes()
-    } else {
-        MANAGEMENT_BODY_LIMIT
-    };
+    let limit = if endpoint.is_write() { state.ingest.limits().max_wire_bytes() } else { MANAGEMENT_BODY_LIMIT };
     let timeout = Duration::from_secs(state.config.server.body_read_timeout_secs);
     let body = body::collect(&parts.headers, incoming, limit, timeout).await?;
     check_content_md5(&parts.headers, &body)?;
     let who = if state.keys.is_empty() {
         None
     } else {
-        let view = RequestView {
-            method: parts.method.as_str(),
-            path: &path,
-            raw_query,
-            headers: &parts.headers,
-            body: &body,
-        };
+        let view =
+            RequestView { method: parts.method.as_str(), path: &path, raw_query, headers: &parts.headers, body: &body };
         Some(state.keys.verify(&view, now_secs() as i64)?)
     };
-    let ctx = Ctx {
-        state,
-        who,
-        project,
-        headers: &parts.headers,
-        request_id,
-        peer,
-    };
+    let ctx = Ctx { state, who, project, headers: &parts.headers, request_id, peer };
     ctx.dispatch(endpoint, body).await
 }
 
@@ -102,27 +77,16 @@ fn check_content_md5(headers: &HeaderMap, body: &[u8]) -> ApiResult<()> {
     if sent.trim().eq_ignore_ascii_case(&actual) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            ErrorCode::InvalidContentMd5,
-            "Content-MD5 does not match the request body",
-        ))
+        Err(ApiError::new(ErrorCode::InvalidContentMd5, "Content-MD5 does not match the request body"))
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)?
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
 struct Ctx<'a> {
@@ -138,10 +102,7 @@ impl Ctx<'_> {
     /// The project the request addresses, after checking the caller may use it.
     fn project(&self) -> ApiResult<String> {
         let p = self.project.clone().ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ProjectNotExist,
-                "no project named in the Host header or x-log-project",
-            )
+            ApiError::new(ErrorCode::ProjectNotExist, "no project named in the Host header or x-log-project")
         })?;
         self.authorize(&p)?;
         Ok(p)
@@ -187,9 +148,7 @@ impl Ctx<'_> {
                 blocking(move || catalog.create_project(&name, &b.description)).await?;
                 Ok(self.ok())
             }
-            Endpoint::GetProject => {
-                Ok(self.json(&api::project_json(&catalog.project(&self.project()?)?)))
-            }
+            Endpoint::GetProject => Ok(self.json(&api::project_json(&catalog.project(&self.project()?)?))),
             Endpoint::UpdateProject => {
                 let (p, b) = (self.project()?, api::parse_project_body(&body)?);
                 blocking(move || catalog.update_project(&p, &b.description)).await?;
@@ -203,9 +162,8 @@ impl Ctx<'_> {
             Endpoint::CreateLogstore => {
                 let p = self.project()?;
                 let (name, settings) = api::parse_logstore_body(&body, catalog.default_settings())?;
-                let name = name.ok_or_else(|| {
-                    ApiError::new(ErrorCode::LogStoreInfoInvalid, "logstoreName is required")
-                })?;
+                let name =
+                    name.ok_or_else(|| ApiError::new(ErrorCode::LogStoreInfoInvalid, "logstoreName is required"))?;
                 blocking(move || catalog.create_logstore(&p, &name, settings)).await?;
                 Ok(self.ok())
             }
@@ -235,21 +193,14 @@ impl Ctx<'_> {
                 blocking(move || catalog.delete_logstore(&p, &logstore)).await?;
                 Ok(self.ok())
             }
-            Endpoint::PutLogs { logstore, hash_key } => {
-                self.put_logs(logstore, hash_key, body).await
-            }
+            Endpoint::PutLogs { logstore, hash_key } => self.put_logs(logstore, hash_key, body).await,
             Endpoint::ListShards { logstore } => {
                 let ls = catalog.logstore(&self.project()?, &logstore)?;
                 Ok(self.json(&api::shards_json(&ls.shards)))
             }
-            Endpoint::SplitShard {
-                logstore,
-                shard,
-                key,
-            } => {
+            Endpoint::SplitShard { logstore, shard, key } => {
                 let (p, mid) = (self.project()?, route::parse_hash_key(&key)?);
-                let shards =
-                    blocking(move || catalog.split_shard(&p, &logstore, shard, mid)).await?;
+                let shards = blocking(move || catalog.split_shard(&p, &logstore, shard, mid)).await?;
                 Ok(self.json(&api::shards_json(&shards)))
             }
             Endpoint::MergeShards { logstore, shard } => {
@@ -262,55 +213,30 @@ impl Ctx<'_> {
                 blocking(move || catalog.delete_shard(&p, &logstore, shard)).await?;
                 Ok(self.ok())
             }
-            Endpoint::GetCursor {
-                logstore,
-                shard,
-                from,
-            } => {
+            Endpoint::GetCursor { logstore, shard, from } => {
                 let ls = catalog.logstore(&self.project()?, &logstore)?;
                 let log = self.state.log.clone();
-                let seq =
-                    blocking(move || api::get_cursor(log.as_ref(), &ls, shard, &from)).await?;
+                let seq = blocking(move || api::get_cursor(log.as_ref(), &ls, shard, &from)).await?;
                 Ok(self.json(&json!({"cursor": api::encode_cursor(seq)})))
             }
-            Endpoint::GetCursorTime {
-                logstore,
-                shard,
-                cursor,
-            } => {
+            Endpoint::GetCursorTime { logstore, shard, cursor } => {
                 let ls = catalog.logstore(&self.project()?, &logstore)?;
                 let (log, cursor) = (self.state.log.clone(), api::decode_cursor(&cursor)?);
-                let t =
-                    blocking(move || api::cursor_time(log.as_ref(), &ls, shard, cursor)).await?;
+                let t = blocking(move || api::cursor_time(log.as_ref(), &ls, shard, cursor)).await?;
                 Ok(self.json(&json!({"cursor_time": t})))
             }
-            Endpoint::PullLogs {
-                logstore,
-                shard,
-                cursor,
-                count,
-                end_cursor,
-            } => {
-                self.pull_logs(logstore, shard, cursor, count, end_cursor)
-                    .await
+            Endpoint::PullLogs { logstore, shard, cursor, count, end_cursor } => {
+                self.pull_logs(logstore, shard, cursor, count, end_cursor).await
             }
         }
     }
 
-    async fn put_logs(
-        &self,
-        logstore: String,
-        hash_key: Option<String>,
-        body: Bytes,
-    ) -> ApiResult<Response<Body>> {
+    async fn put_logs(&self, logstore: String, hash_key: Option<String>, body: Bytes) -> ApiResult<Response<Body>> {
         let h = self.headers;
         let declared_raw = match header(h, "x-log-bodyrawsize") {
             None => None,
             Some(v) => Some(v.parse::<usize>().map_err(|_| {
-                ApiError::new(
-                    ErrorCode::InvalidBodyRawSize,
-                    format!("x-log-bodyrawsize {v} is invalid"),
-                )
+                ApiError::new(ErrorCode::InvalidBodyRawSize, format!("x-log-bodyrawsize {v} is invalid"))
             })?),
         };
         let req = PutLogs {
@@ -342,15 +268,7 @@ impl Ctx<'_> {
         let max_bytes = self.state.config.storage.max_pull_bytes;
         let codec = Compression::from_accept_encoding(header(self.headers, "accept-encoding"));
         let (pulled, body) = blocking(move || {
-            let pulled = api::pull_logs(
-                log.as_ref(),
-                &ls,
-                shard,
-                cursor,
-                count,
-                end_cursor,
-                max_bytes,
-            )?;
+            let pulled = api::pull_logs(log.as_ref(), &ls, shard, cursor, count, end_cursor, max_bytes)?;
             let body = match codec {
                 Compression::None => pulled.log_group_list.clone(),
                 c => compress::compress(c, &pulled.log_group_list),
@@ -369,12 +287,7 @@ impl Ctx<'_> {
         if let Some(last) = pulled.last_read {
             headers.push(("x-log-read-last-cursor", last.to_string()));
         }
-        Ok(response::binary(
-            self.request_id,
-            "application/x-protobuf",
-            body,
-            &headers,
-        ))
+        Ok(response::binary(self.request_id, "application/x-protobuf", body, &headers))
     }
 }
 
@@ -386,19 +299,10 @@ mod tests {
     fn content_md5_is_checked_case_insensitively() {
         let mut h = HeaderMap::new();
         assert!(check_content_md5(&h, b"abc").is_ok());
-        h.insert(
-            "content-md5",
-            "900150983CD24FB0D6963F7D28E17F72".parse().unwrap(),
-        );
+        h.insert("content-md5", "900150983CD24FB0D6963F7D28E17F72".parse().unwrap());
         assert!(check_content_md5(&h, b"abc").is_ok());
-        h.insert(
-            "content-md5",
-            "900150983cd24fb0d6963f7d28e17f72".parse().unwrap(),
-        );
+        h.insert("content-md5", "900150983cd24fb0d6963f7d28e17f72".parse().unwrap());
         assert!(check_content_md5(&h, b"abc").is_ok());
-        assert_eq!(
-            check_content_md5(&h, b"abd").unwrap_err().code,
-            ErrorCode::InvalidContentMd5
-        );
+        assert_eq!(check_content_md5(&h, b"abd").unwrap_err().code, ErrorCode::InvalidContentMd5);
     }
 }

@@ -63,11 +63,7 @@ impl ShardWorkers {
                 .expect("spawn shard worker thread");
             handles.push(handle);
         }
-        Arc::new(ShardWorkers {
-            senders: RwLock::new(Some(senders)),
-            handles: std::sync::Mutex::new(handles),
-            count,
-        })
+        Arc::new(ShardWorkers { senders: RwLock::new(Some(senders)), handles: std::sync::Mutex::new(handles), count })
     }
 
     /// Which worker owns a shard.
@@ -81,18 +77,12 @@ impl ShardWorkers {
     /// Requests waiting in the queue of the worker that owns this shard.
     pub fn queue_len(&self, stream: Uuid, shard: u32) -> usize {
         let guard = self.senders.read().expect("senders lock");
-        guard
-            .as_ref()
-            .map(|s| s[self.worker_of(stream, shard)].len())
-            .unwrap_or(0)
+        guard.as_ref().map(|s| s[self.worker_of(stream, shard)].len()).unwrap_or(0)
     }
 
     /// Queues an append and returns the receiver of its acknowledgement. A full queue or a
     /// stopped pool is `ServerBusy` at once.
-    pub fn submit(
-        &self,
-        append: Append,
-    ) -> Result<oneshot::Receiver<Result<u64, StoreError>>, ApiError> {
+    pub fn submit(&self, append: Append) -> Result<oneshot::Receiver<Result<u64, StoreError>>, ApiError> {
         let (ack, rx) = oneshot::channel();
         let worker = self.worker_of(append.stream, append.shard);
         let guard = self.senders.read().expect("senders lock");
@@ -145,8 +135,7 @@ fn commit(store: &dyn ShardLog, mut jobs: Vec<Job>, sync: bool) {
     for job in &mut jobs {
         compress_payloads(&mut job.append);
     }
-    let (mut appends, acks): (Vec<Append>, Vec<_>) =
-        jobs.into_iter().map(|j| (j.append, j.ack)).unzip();
+    let (mut appends, acks): (Vec<Append>, Vec<_>) = jobs.into_iter().map(|j| (j.append, j.ack)).unzip();
     match store.append(&mut appends, sync) {
         Ok(firsts) => {
             for (ack, first) in acks.into_iter().zip(firsts) {
@@ -154,10 +143,7 @@ fn commit(store: &dyn ShardLog, mut jobs: Vec<Job>, sync: bool) {
             }
         }
         Err(group_error) if appends.len() == 1 => {
-            let _ = acks
-                .into_iter()
-                .next()
-                .map(|ack| ack.send(Err(group_error)));
+            let _ = acks.into_iter().next().map(|ack| ack.send(Err(group_error)));
         }
         Err(group_error) => {
             tracing::warn!(error = %group_error, requests = appends.len(), "group commit failed; committing requests one by one");
@@ -199,8 +185,7 @@ mod tests {
 
     impl ShardLog for Gate {
         fn append(&self, items: &mut [Append], _sync: bool) -> Result<Vec<u64>, StoreError> {
-            self.entered
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.entered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut open = self.open.lock().unwrap();
             while !*open {
                 open = self.cv.wait(open).unwrap();
@@ -208,14 +193,7 @@ mod tests {
             self.appended.lock().unwrap().push(items.len());
             Ok(items.iter().map(|_| 1).collect())
         }
-        fn read(
-            &self,
-            _: Uuid,
-            _: u32,
-            _: u64,
-            _: usize,
-            _: usize,
-        ) -> Result<Vec<StoredGroup>, StoreError> {
+        fn read(&self, _: Uuid, _: u32, _: u64, _: usize, _: usize) -> Result<Vec<StoredGroup>, StoreError> {
             Ok(Vec::new())
         }
         fn bounds(&self, _: Uuid, _: u32) -> Result<(u64, u64), StoreError> {
@@ -239,14 +217,7 @@ mod tests {
             receive_ns: 0,
             client_ip: String::new(),
         };
-        Append {
-            stream,
-            shard: 0,
-            groups: vec![GroupRecord {
-                header,
-                payload: bytes::Bytes::from_static(b"abc"),
-            }],
-        }
+        Append { stream, shard: 0, groups: vec![GroupRecord { header, payload: bytes::Bytes::from_static(b"abc") }] }
     }
 
     #[test]
@@ -281,15 +252,8 @@ mod tests {
             assert_eq!(ack.blocking_recv().unwrap().unwrap(), 1);
         }
         pool.shutdown();
-        assert_eq!(
-            *gate.appended.lock().unwrap(),
-            vec![1, 2],
-            "the two queued requests share one commit"
-        );
-        assert_eq!(
-            pool.submit(append(stream)).unwrap_err().code,
-            ErrorCode::ServerBusy
-        );
+        assert_eq!(*gate.appended.lock().unwrap(), vec![1, 2], "the two queued requests share one commit");
+        assert_eq!(pool.submit(append(stream)).unwrap_err().code, ErrorCode::ServerBusy);
     }
 
     #[test]

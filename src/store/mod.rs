@@ -10,8 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rocksdb::{
-    ColumnFamilyDescriptor, DBWithThreadMode, Direction, IteratorMode, MultiThreaded, Options,
-    WriteBatch, WriteOptions,
+    ColumnFamilyDescriptor, DBWithThreadMode, Direction, IteratorMode, MultiThreaded, Options, WriteBatch, WriteOptions,
 };
 use uuid::Uuid;
 
@@ -104,14 +103,9 @@ impl RocksStore {
                 names.push(required.to_string());
             }
         }
-        let cfs = names
-            .iter()
-            .map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
+        let cfs = names.iter().map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
         let db = Db::open_cf_descriptors(&opts, dir, cfs)?;
-        Ok(Arc::new(RocksStore {
-            db,
-            tails: Mutex::new(HashMap::new()),
-        }))
+        Ok(Arc::new(RocksStore { db, tails: Mutex::new(HashMap::new()) }))
     }
 
     /// Creates the column family of a logstore (idempotent).
@@ -126,10 +120,7 @@ impl RocksStore {
     /// Drops a logstore's column family and everything in it.
     pub fn drop_stream(&self, stream: Uuid) -> Result<(), StoreError> {
         let name = keys::logstore_cf(stream);
-        self.tails
-            .lock()
-            .expect("tails lock")
-            .retain(|(s, _), _| *s != stream);
+        self.tails.lock().expect("tails lock").retain(|(s, _), _| *s != stream);
         if self.db.cf_handle(&name).is_some() {
             self.db.drop_cf(&name)?;
         }
@@ -147,11 +138,7 @@ impl RocksStore {
     }
 
     /// Writes catalog entries and deletions atomically, fsynced.
-    pub fn meta_write(
-        &self,
-        puts: &[(Vec<u8>, Vec<u8>)],
-        deletes: &[Vec<u8>],
-    ) -> Result<(), StoreError> {
+    pub fn meta_write(&self, puts: &[(Vec<u8>, Vec<u8>)], deletes: &[Vec<u8>]) -> Result<(), StoreError> {
         let cf = self.meta_cf()?;
         let mut batch = Batch::default();
         for (k, v) in puts {
@@ -170,10 +157,7 @@ impl RocksStore {
     pub fn meta_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         let cf = self.meta_cf()?;
         let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(&cf, IteratorMode::From(prefix, Direction::Forward))
-        {
+        for item in self.db.iterator_cf(&cf, IteratorMode::From(prefix, Direction::Forward)) {
             let (k, v) = item?;
             if !k.starts_with(prefix) {
                 break;
@@ -200,40 +184,28 @@ impl RocksStore {
     }
 
     fn meta_cf(&self) -> Result<Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
-        self.db
-            .cf_handle(keys::META_CF)
-            .ok_or(StoreError::NoStream(Uuid::nil()))
+        self.db.cf_handle(keys::META_CF).ok_or(StoreError::NoStream(Uuid::nil()))
     }
 
     fn stream_cf(&self, stream: Uuid) -> Result<Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
-        self.db
-            .cf_handle(&keys::logstore_cf(stream))
-            .ok_or(StoreError::NoStream(stream))
+        self.db.cf_handle(&keys::logstore_cf(stream)).ok_or(StoreError::NoStream(stream))
     }
 
     /// The tail of a shard, loaded from disk the first time it is needed.
     fn load_tail(&self, stream: Uuid, shard: u32) -> Result<Tail, StoreError> {
         let cf = self.stream_cf(stream)?;
         let upper = keys::log_key(shard, u64::MAX);
-        let mut it = self
-            .db
-            .iterator_cf(&cf, IteratorMode::From(&upper, Direction::Reverse));
+        let mut it = self.db.iterator_cf(&cf, IteratorMode::From(&upper, Direction::Reverse));
         if let Some(item) = it.next() {
             let (k, v) = item?;
             if let Some((s, seq)) = keys::parse_log_key(&k) {
                 if s == shard {
                     let last_receive_ns = RecordHeader::receive_ns_of(&v).unwrap_or(0);
-                    return Ok(Tail {
-                        next_seq: seq + 1,
-                        last_receive_ns,
-                    });
+                    return Ok(Tail { next_seq: seq + 1, last_receive_ns });
                 }
             }
         }
-        Ok(Tail {
-            next_seq: 1,
-            last_receive_ns: 0,
-        })
+        Ok(Tail { next_seq: 1, last_receive_ns: 0 })
     }
 
     fn tail(&self, stream: Uuid, shard: u32) -> Result<Tail, StoreError> {
@@ -241,12 +213,7 @@ impl RocksStore {
             return Ok(*t);
         }
         let t = self.load_tail(stream, shard)?;
-        Ok(*self
-            .tails
-            .lock()
-            .expect("tails lock")
-            .entry((stream, shard))
-            .or_insert(t))
+        Ok(*self.tails.lock().expect("tails lock").entry((stream, shard)).or_insert(t))
     }
 
     fn get_seq(&self, stream: Uuid, shard: u32, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
@@ -263,10 +230,7 @@ fn cf_options() -> Options {
 }
 
 fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
 impl ShardLog for RocksStore {
@@ -312,10 +276,7 @@ impl ShardLog for RocksStore {
         let start = keys::log_key(shard, from);
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        for item in self
-            .db
-            .iterator_cf(&cf, IteratorMode::From(&start, Direction::Forward))
-        {
+        for item in self.db.iterator_cf(&cf, IteratorMode::From(&start, Direction::Forward)) {
             if out.len() >= max_groups || (bytes >= max_bytes && !out.is_empty()) {
                 break;
             }
@@ -326,14 +287,9 @@ impl ShardLog for RocksStore {
             if s != shard {
                 break;
             }
-            let (header, payload) =
-                RecordHeader::decode(&v).ok_or(StoreError::Corrupt { stream, shard, seq })?;
+            let (header, payload) = RecordHeader::decode(&v).ok_or(StoreError::Corrupt { stream, shard, seq })?;
             bytes += header.raw_len as usize;
-            out.push(StoredGroup {
-                seq,
-                header,
-                payload: payload.to_vec(),
-            });
+            out.push(StoredGroup { seq, header, payload: payload.to_vec() });
         }
         Ok(out)
     }
@@ -342,9 +298,7 @@ impl ShardLog for RocksStore {
         let end = self.tail(stream, shard)?.next_seq;
         let cf = self.stream_cf(stream)?;
         let start = keys::log_key(shard, 0);
-        let mut it = self
-            .db
-            .iterator_cf(&cf, IteratorMode::From(&start, Direction::Forward));
+        let mut it = self.db.iterator_cf(&cf, IteratorMode::From(&start, Direction::Forward));
         let first = match it.next() {
             Some(item) => {
                 let (k, _) = item?;
@@ -364,11 +318,7 @@ impl ShardLog for RocksStore {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let recv = match self.get_seq(stream, shard, mid)? {
-                Some(v) => RecordHeader::receive_ns_of(&v).ok_or(StoreError::Corrupt {
-                    stream,
-                    shard,
-                    seq: mid,
-                })?,
+                Some(v) => RecordHeader::receive_ns_of(&v).ok_or(StoreError::Corrupt { stream, shard, seq: mid })?,
                 None => 0, // trimmed concurrently: treat as old
             };
             if recv < unix_ns {
@@ -387,8 +337,7 @@ impl ShardLog for RocksStore {
             return Ok(0);
         }
         let cf = self.stream_cf(stream)?;
-        self.db
-            .delete_range_cf(&cf, keys::log_key(shard, first), keys::log_key(shard, cut))?;
+        self.db.delete_range_cf(&cf, keys::log_key(shard, first), keys::log_key(shard, cut))?;
         Ok(cut - first)
     }
 }
@@ -421,46 +370,22 @@ mod tests {
             store.create_stream(stream).unwrap();
             assert_eq!(store.bounds(stream, 0).unwrap(), (1, 1));
             let mut items = vec![
-                Append {
-                    stream,
-                    shard: 0,
-                    groups: vec![group(1), group(2)],
-                },
-                Append {
-                    stream,
-                    shard: 1,
-                    groups: vec![group(9)],
-                },
-                Append {
-                    stream,
-                    shard: 0,
-                    groups: vec![group(3)],
-                },
+                Append { stream, shard: 0, groups: vec![group(1), group(2)] },
+                Append { stream, shard: 1, groups: vec![group(9)] },
+                Append { stream, shard: 0, groups: vec![group(3)] },
             ];
             assert_eq!(store.append(&mut items, false).unwrap(), vec![1, 1, 3]);
             let got = store.read(stream, 0, 1, 10, usize::MAX).unwrap();
-            assert_eq!(
-                got.iter().map(|g| g.payload[0]).collect::<Vec<_>>(),
-                vec![1, 2, 3]
-            );
-            assert!(got
-                .windows(2)
-                .all(|w| w[0].header.receive_ns <= w[1].header.receive_ns));
-            assert_eq!(
-                store.read(stream, 0, 2, 1, usize::MAX).unwrap()[0].payload,
-                vec![2]
-            );
+            assert_eq!(got.iter().map(|g| g.payload[0]).collect::<Vec<_>>(), vec![1, 2, 3]);
+            assert!(got.windows(2).all(|w| w[0].header.receive_ns <= w[1].header.receive_ns));
+            assert_eq!(store.read(stream, 0, 2, 1, usize::MAX).unwrap()[0].payload, vec![2]);
             assert_eq!(store.read(stream, 1, 1, 10, usize::MAX).unwrap().len(), 1);
             assert_eq!(store.bounds(stream, 0).unwrap(), (1, 4));
         }
         let store = RocksStore::open(dir.path()).unwrap();
         assert_eq!(store.stream_ids(dir.path()), vec![stream]);
         assert_eq!(store.bounds(stream, 0).unwrap(), (1, 4));
-        let mut more = vec![Append {
-            stream,
-            shard: 0,
-            groups: vec![group(4)],
-        }];
+        let mut more = vec![Append { stream, shard: 0, groups: vec![group(4)] }];
         assert_eq!(store.append(&mut more, true).unwrap(), vec![4]);
     }
 
@@ -472,11 +397,7 @@ mod tests {
         store.create_stream(stream).unwrap();
         let mut stamps = Vec::new();
         for i in 0..5 {
-            let mut items = vec![Append {
-                stream,
-                shard: 0,
-                groups: vec![group(i)],
-            }];
+            let mut items = vec![Append { stream, shard: 0, groups: vec![group(i)] }];
             store.append(&mut items, false).unwrap();
             stamps.push(items[0].groups[0].header.receive_ns);
             std::thread::sleep(std::time::Duration::from_millis(2));
@@ -496,14 +417,7 @@ mod tests {
         let stream = Uuid::new_v4();
         store.create_stream(stream).unwrap();
         store.drop_stream(stream).unwrap();
-        let mut items = vec![Append {
-            stream,
-            shard: 0,
-            groups: vec![group(1)],
-        }];
-        assert!(matches!(
-            store.append(&mut items, false),
-            Err(StoreError::NoStream(_))
-        ));
+        let mut items = vec![Append { stream, shard: 0, groups: vec![group(1)] }];
+        assert!(matches!(store.append(&mut items, false), Err(StoreError::NoStream(_))));
     }
 }

@@ -38,10 +38,7 @@ impl Compression {
         } else if name.eq_ignore_ascii_case("zstd") {
             Ok(Compression::Zstd)
         } else {
-            Err(ApiError::new(
-                ErrorCode::InvalidCompressType,
-                format!("x-log-compresstype {raw} is unsupported."),
-            ))
+            Err(ApiError::new(ErrorCode::InvalidCompressType, format!("x-log-compresstype {raw} is unsupported.")))
         }
     }
 
@@ -158,13 +155,11 @@ pub fn decompress_into(
         ))),
         (Ok(()), None) if out.len() > max_raw => Err(too_large(max_raw)),
         (Ok(()), _) => Ok(()),
-        (Err(Fail::OverCap), Some(declared)) => Err(uncompress_error(format!(
-            "the body decompresses to more than x-log-bodyrawsize {declared} bytes"
-        ))),
-        (Err(Fail::OverCap), None) => Err(too_large(max_raw)),
-        (Err(Fail::Corrupt(why)), _) => {
-            Err(uncompress_error(format_args!("{}: {why}", codec_name(c))))
+        (Err(Fail::OverCap), Some(declared)) => {
+            Err(uncompress_error(format!("the body decompresses to more than x-log-bodyrawsize {declared} bytes")))
         }
+        (Err(Fail::OverCap), None) => Err(too_large(max_raw)),
+        (Err(Fail::Corrupt(why)), _) => Err(uncompress_error(format_args!("{}: {why}", codec_name(c)))),
     };
     if result.is_err() {
         out.clear();
@@ -196,8 +191,7 @@ pub fn compress(c: Compression, raw: &[u8]) -> Vec<u8> {
         Compression::Lz4 => lz4_flex::block::compress(raw),
         Compression::Deflate => {
             use std::io::Write;
-            let mut encoder =
-                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
             // Writing into a Vec cannot fail.
             encoder.write_all(raw).expect("zlib into a Vec cannot fail");
             encoder.finish().expect("zlib into a Vec cannot fail")
@@ -300,9 +294,7 @@ fn probe_end(z: &mut Decompress, body: &[u8]) -> Result<(), Fail> {
 /// A zlib body is one stream: bytes after its Adler-32 trailer are rejected.
 fn end_of_stream(z: &Decompress, body: &[u8]) -> Result<(), Fail> {
     if consumed(z) != body.len() {
-        return Err(Fail::Corrupt(
-            "bytes after the end of the zlib stream".into(),
-        ));
+        return Err(Fail::Corrupt("bytes after the end of the zlib stream".into()));
     }
     Ok(())
 }
@@ -325,9 +317,7 @@ fn zstd_into(body: &[u8], cap: usize, out: &mut Vec<u8>) -> Result<(), Fail> {
         Ok(_) if out.len() > cap => Err(Fail::OverCap),
         Ok(_) => Ok(()),
         Err(code) if zstd_dst_too_small(code) => Err(Fail::OverCap),
-        Err(code) => Err(Fail::Corrupt(
-            zstd::zstd_safe::get_error_name(code).to_string(),
-        )),
+        Err(code) => Err(Fail::Corrupt(zstd::zstd_safe::get_error_name(code).to_string())),
     }
 }
 
@@ -339,9 +329,7 @@ fn check_zstd_frames(mut body: &[u8]) -> Result<(), Fail> {
     while let Some(magic) = body.first_chunk::<4>() {
         let magic = u32::from_le_bytes(*magic);
         if magic != ZSTD_MAGIC && magic & !0xF != SKIPPABLE_MAGIC {
-            return Err(Fail::Corrupt(format!(
-                "not a zstd frame (magic {magic:#010x})"
-            )));
+            return Err(Fail::Corrupt(format!("not a zstd frame (magic {magic:#010x})")));
         }
         let frame = zstd::zstd_safe::find_frame_compressed_size(body)
             .map_err(|code| Fail::Corrupt(zstd::zstd_safe::get_error_name(code).to_string()))?;
@@ -381,10 +369,7 @@ fn too_large(max_raw: usize) -> ApiError {
 
 #[cold]
 fn uncompress_error(why: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        ErrorCode::PostBodyUncompressError,
-        format!("Failed to decompress logs: {why}."),
-    )
+    ApiError::new(ErrorCode::PostBodyUncompressError, format!("Failed to decompress logs: {why}."))
 }
 
 #[cfg(test)]
@@ -401,45 +386,22 @@ mod tests {
 
     /// Some compressible, not entirely uniform bytes.
     fn sample(len: usize) -> Vec<u8> {
-        (0..len)
-            .map(|i| b"logtide sls wire "[i % 17] ^ (i / 4096) as u8)
-            .collect()
+        (0..len).map(|i| b"logtide sls wire "[i % 17] ^ (i / 4096) as u8).collect()
     }
 
     #[test]
     fn header_names_parse_case_insensitively() {
         assert_eq!(Compression::from_header(None).unwrap(), Compression::None);
-        assert_eq!(
-            Compression::from_header(Some("")).unwrap(),
-            Compression::None
-        );
-        assert_eq!(
-            Compression::from_header(Some("lz4")).unwrap(),
-            Compression::Lz4
-        );
-        assert_eq!(
-            Compression::from_header(Some("LZ4")).unwrap(),
-            Compression::Lz4
-        );
-        assert_eq!(
-            Compression::from_header(Some("Deflate")).unwrap(),
-            Compression::Deflate
-        );
-        assert_eq!(
-            Compression::from_header(Some("ZSTD")).unwrap(),
-            Compression::Zstd
-        );
-        assert_eq!(
-            Compression::from_header(Some(" zstd ")).unwrap(),
-            Compression::Zstd
-        );
+        assert_eq!(Compression::from_header(Some("")).unwrap(), Compression::None);
+        assert_eq!(Compression::from_header(Some("lz4")).unwrap(), Compression::Lz4);
+        assert_eq!(Compression::from_header(Some("LZ4")).unwrap(), Compression::Lz4);
+        assert_eq!(Compression::from_header(Some("Deflate")).unwrap(), Compression::Deflate);
+        assert_eq!(Compression::from_header(Some("ZSTD")).unwrap(), Compression::Zstd);
+        assert_eq!(Compression::from_header(Some(" zstd ")).unwrap(), Compression::Zstd);
         let err = Compression::from_header(Some("gzip")).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidCompressType);
         assert_eq!(err.message, "x-log-compresstype gzip is unsupported.");
-        assert_eq!(
-            code(Compression::from_header(Some("lz4,zstd"))),
-            ErrorCode::InvalidCompressType
-        );
+        assert_eq!(code(Compression::from_header(Some("lz4,zstd"))), ErrorCode::InvalidCompressType);
     }
 
     #[test]
@@ -496,15 +458,10 @@ mod tests {
         assert_eq!(zlib[0], 0x78);
         let mut inflated = Vec::new();
         use std::io::Read;
-        flate2::read::ZlibDecoder::new(&zlib[..])
-            .read_to_end(&mut inflated)
-            .unwrap();
+        flate2::read::ZlibDecoder::new(&zlib[..]).read_to_end(&mut inflated).unwrap();
         assert_eq!(inflated, raw);
         // zstd: a standard frame.
-        assert_eq!(
-            &compress(Compression::Zstd, &raw)[..4],
-            &[0x28, 0xb5, 0x2f, 0xfd]
-        );
+        assert_eq!(&compress(Compression::Zstd, &raw)[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
     }
 
     #[test]
@@ -536,10 +493,7 @@ mod tests {
     #[test]
     fn lz4_requires_a_declared_size() {
         let body = compress(Compression::Lz4, b"hello");
-        assert_eq!(
-            code(decompress(Compression::Lz4, &body, None, MIB)),
-            ErrorCode::MissingBodyRawSize
-        );
+        assert_eq!(code(decompress(Compression::Lz4, &body, None, MIB)), ErrorCode::MissingBodyRawSize);
     }
 
     #[test]
@@ -550,16 +504,8 @@ mod tests {
         for declared in [64usize << 30, usize::MAX, max_raw + 1] {
             let mut out = Vec::new();
             let err = decompress_into(Compression::Lz4, &body, Some(declared), max_raw, &mut out);
-            assert_eq!(
-                code(err),
-                ErrorCode::PostBodyTooLarge,
-                "declared {declared}"
-            );
-            assert_eq!(
-                out.capacity(),
-                0,
-                "nothing may be allocated for declared {declared}"
-            );
+            assert_eq!(code(err), ErrorCode::PostBodyTooLarge, "declared {declared}");
+            assert_eq!(out.capacity(), 0, "nothing may be allocated for declared {declared}");
         }
         for c in [Compression::Deflate, Compression::Zstd] {
             let mut out = Vec::new();
@@ -573,29 +519,14 @@ mod tests {
     fn lz4_claims_beyond_the_format_ratio_are_refused_untouched() {
         let body = compress(Compression::Lz4, &[0u8; 10_000]);
         let mut out = Vec::new();
-        let err = decompress_into(
-            Compression::Lz4,
-            &body,
-            Some(body.len() * 255 + 1),
-            MIB,
-            &mut out,
-        );
+        let err = decompress_into(Compression::Lz4, &body, Some(body.len() * 255 + 1), MIB, &mut out);
         assert_eq!(code(err), ErrorCode::PostBodyUncompressError);
         assert_eq!(out.capacity(), 0);
         // The best real ratio stays under the bound.
         let zeros = vec![0u8; 2 * MIB];
         let body = compress(Compression::Lz4, &zeros);
-        assert!(
-            zeros.len() <= body.len() * LZ4_MAX_RATIO,
-            "ratio {}",
-            zeros.len() / body.len()
-        );
-        assert_eq!(
-            decompress(Compression::Lz4, &body, Some(zeros.len()), 2 * MIB)
-                .unwrap()
-                .len(),
-            zeros.len()
-        );
+        assert!(zeros.len() <= body.len() * LZ4_MAX_RATIO, "ratio {}", zeros.len() / body.len());
+        assert_eq!(decompress(Compression::Lz4, &body, Some(zeros.len()), 2 * MIB).unwrap().len(), zeros.len());
     }
 
     #[test]
@@ -614,10 +545,7 @@ mod tests {
         for c in [Compression::Deflate, Compression::Zstd] {
             let body = compress(c, &raw);
             assert_eq!(&*decompress(c, &body, None, 4096).unwrap(), &raw[..]);
-            assert_eq!(
-                code(decompress(c, &body, None, 4095)),
-                ErrorCode::PostBodyTooLarge
-            );
+            assert_eq!(code(decompress(c, &body, None, 4095)), ErrorCode::PostBodyTooLarge);
         }
     }
 
@@ -629,11 +557,7 @@ mod tests {
             for declared in [0, 1, 9_999, 10_001, 20_000] {
                 let mut out = vec![1u8; 50];
                 let err = decompress_into(c, &body, Some(declared), MIB, &mut out);
-                assert_eq!(
-                    code(err),
-                    ErrorCode::PostBodyUncompressError,
-                    "{c:?} {declared}"
-                );
+                assert_eq!(code(err), ErrorCode::PostBodyUncompressError, "{c:?} {declared}");
                 assert!(out.is_empty(), "out is emptied on error");
             }
         }
@@ -650,21 +574,14 @@ mod tests {
             let mut out = Vec::new();
             let err = decompress_into(c, &bomb, None, max_raw, &mut out);
             assert_eq!(code(err), ErrorCode::PostBodyTooLarge, "{c:?}");
-            assert!(
-                out.capacity() <= max_raw,
-                "{c:?} allocated {}",
-                out.capacity()
-            );
+            assert!(out.capacity() <= max_raw, "{c:?} allocated {}", out.capacity());
             // Honest declared size: refused before decoding anything.
             let err = decompress_into(c, &bomb, Some(64 * MIB), max_raw, &mut out);
             assert_eq!(code(err), ErrorCode::PostBodyTooLarge);
             // Lying declared size: stops after `declared + 1` bytes, as a mismatch.
             let err = decompress_into(c, &bomb, Some(1000), max_raw, &mut out);
             assert_eq!(code(err), ErrorCode::PostBodyUncompressError);
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(5),
-                "{c:?} too slow"
-            );
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "{c:?} too slow");
         }
         // LZ4 tops out near 255:1; 64 MiB of zeros never fits a 3 MiB declared size.
         let lz4 = compress(Compression::Lz4, &vec![0u8; 4 * MIB]);
@@ -701,23 +618,15 @@ mod tests {
         let raw = sample(5000);
         for c in CODECS {
             let good = compress(c, &raw);
-            let mut cases: Vec<Vec<u8>> = vec![
-                Vec::new(),
-                good[..good.len() / 2].to_vec(),
-                good[..good.len() - 1].to_vec(),
-                vec![0xff; 64],
-            ];
+            let mut cases: Vec<Vec<u8>> =
+                vec![Vec::new(), good[..good.len() / 2].to_vec(), good[..good.len() - 1].to_vec(), vec![0xff; 64]];
             if c != Compression::Lz4 {
                 // Bytes after the end of the stream.
                 cases.push([&good[..], b"trailing"].concat());
             }
             for body in cases {
                 let err = decompress(c, &body, Some(raw.len()), MIB);
-                assert_eq!(
-                    code(err),
-                    ErrorCode::PostBodyUncompressError,
-                    "{c:?} {body:02x?}"
-                );
+                assert_eq!(code(err), ErrorCode::PostBodyUncompressError, "{c:?} {body:02x?}");
                 if c != Compression::Lz4 {
                     let err = decompress(c, &body, None, MIB);
                     assert_eq!(code(err), ErrorCode::PostBodyUncompressError, "{c:?}");
@@ -736,25 +645,12 @@ mod tests {
         let err = decompress(Compression::Zstd, &legacy, Some(raw.len()), MIB);
         assert_eq!(code(err), ErrorCode::PostBodyUncompressError);
         // A skippable frame before the data is fine.
-        let skippable = [
-            &[0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 0xaa, 0xbb][..],
-            &compress(Compression::Zstd, b"ok"),
-        ]
-        .concat();
-        assert_eq!(
-            &*decompress(Compression::Zstd, &skippable, Some(2), MIB).unwrap(),
-            b"ok"
-        );
+        let skippable =
+            [&[0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 0xaa, 0xbb][..], &compress(Compression::Zstd, b"ok")].concat();
+        assert_eq!(&*decompress(Compression::Zstd, &skippable, Some(2), MIB).unwrap(), b"ok");
         // Two concatenated zstd frames are one valid body.
-        let two = [
-            compress(Compression::Zstd, b"ab"),
-            compress(Compression::Zstd, b"cd"),
-        ]
-        .concat();
-        assert_eq!(
-            &*decompress(Compression::Zstd, &two, Some(4), MIB).unwrap(),
-            b"abcd"
-        );
+        let two = [compress(Compression::Zstd, b"ab"), compress(Compression::Zstd, b"cd")].concat();
+        assert_eq!(&*decompress(Compression::Zstd, &two, Some(4), MIB).unwrap(), b"abcd");
     }
 
     proptest! {

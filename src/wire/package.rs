@@ -69,10 +69,7 @@ fn parse_package(bytes: &[u8]) -> ApiResult<Package<'_>> {
     let uncompress_size = match uncompress_size {
         None => None,
         Some(size) => Some(usize::try_from(size).map_err(|_| {
-            ApiError::new(
-                ErrorCode::InvalidBodyRawSize,
-                format!("SlsLogPackage uncompress_size {size} is negative."),
-            )
+            ApiError::new(ErrorCode::InvalidBodyRawSize, format!("SlsLogPackage uncompress_size {size} is negative."))
         })?),
     };
     let compression = match compress_type {
@@ -87,11 +84,7 @@ fn parse_package(bytes: &[u8]) -> ApiResult<Package<'_>> {
             ))
         }
     };
-    Ok(Package {
-        data,
-        uncompress_size,
-        compression,
-    })
+    Ok(Package { data, uncompress_size, compression })
 }
 
 #[cfg(test)]
@@ -109,17 +102,10 @@ mod tests {
     fn group(n: usize) -> Vec<u8> {
         let log = pb::Log {
             time: NOW as u32,
-            contents: vec![pb::log::Content {
-                key: "k".into(),
-                value: "v".repeat(n),
-            }],
+            contents: vec![pb::log::Content { key: "k".into(), value: "v".repeat(n) }],
             time_ns: None,
         };
-        pb::LogGroup {
-            logs: vec![log; n],
-            ..Default::default()
-        }
-        .encode_to_vec()
+        pb::LogGroup { logs: vec![log; n], ..Default::default() }.encode_to_vec()
     }
 
     fn package(raw: &[u8], c: pb::SlsCompressType) -> pb::SlsLogPackage {
@@ -155,12 +141,7 @@ mod tests {
         let body = list.encode_to_vec();
         let packages = split_package_list(&body).unwrap();
         let codecs: Vec<Compression> = packages.iter().map(|p| p.compression).collect();
-        let expected = [
-            Compression::Lz4,
-            Compression::Deflate,
-            Compression::Zstd,
-            Compression::None,
-        ];
+        let expected = [Compression::Lz4, Compression::Deflate, Compression::Zstd, Compression::None];
         assert_eq!(codecs, expected);
         for (i, p) in packages.iter().enumerate() {
             assert_eq!(p.data, &list.packages[i].data[..], "borrowed, not copied");
@@ -210,20 +191,15 @@ mod tests {
 
     #[test]
     fn malformed_lists_are_post_body_invalid() {
-        let good = pb::SlsLogPackageList {
-            packages: vec![package(b"abc", pb::SlsCompressType::SlsCmpNone)],
-        }
-        .encode_to_vec();
+        let good =
+            pb::SlsLogPackageList { packages: vec![package(b"abc", pb::SlsCompressType::SlsCmpNone)] }.encode_to_vec();
         let cases: Vec<(&str, Vec<u8>)> = vec![
             ("truncated", good[..good.len() - 1].to_vec()),
             ("package as varint", vec![0x08, 0x01]),
             ("package without data", vec![0x0a, 0x02, 0x10, 0x03]),
             ("data as varint", vec![0x0a, 0x02, 0x08, 0x03]),
             ("size as bytes", vec![0x0a, 0x04, 0x0a, 0x00, 0x12, 0x00]),
-            (
-                "type as fixed32",
-                vec![0x0a, 0x07, 0x0a, 0x00, 0x1d, 0, 0, 0, 0],
-            ),
+            ("type as fixed32", vec![0x0a, 0x07, 0x0a, 0x00, 0x1d, 0, 0, 0, 0]),
             ("length past the end", vec![0x0a, 0x09, 0x0a, 0x00]),
             ("group wire type", vec![0x0b, 0x0c]),
         ];
@@ -235,26 +211,11 @@ mod tests {
     #[test]
     fn unknown_fields_are_skipped_and_the_last_value_wins() {
         // package: unknown varint 9, data "x", size 1, size 2, type 1, type 3, unknown bytes 10.
-        let package = [
-            0x48, 0x01, 0x0a, 0x01, b'x', 0x10, 0x01, 0x10, 0x02, 0x18, 0x01, 0x18, 0x03, 0x52,
-            0x00,
-        ];
-        let body = [
-            &[0x0a, package.len() as u8][..],
-            &package,
-            &[0x15, 0, 0, 0, 0],
-        ]
-        .concat();
+        let package = [0x48, 0x01, 0x0a, 0x01, b'x', 0x10, 0x01, 0x10, 0x02, 0x18, 0x01, 0x18, 0x03, 0x52, 0x00];
+        let body = [&[0x0a, package.len() as u8][..], &package, &[0x15, 0, 0, 0, 0]].concat();
         let packages = split_package_list(&body).unwrap();
         assert_eq!(packages.len(), 1);
-        assert_eq!(
-            packages[0],
-            Package {
-                data: b"x",
-                uncompress_size: Some(2),
-                compression: Compression::Zstd
-            }
-        );
+        assert_eq!(packages[0], Package { data: b"x", uncompress_size: Some(2), compression: Compression::Zstd });
         let decoded = pb::SlsLogPackageList::decode(&body[..]).unwrap();
         assert_eq!(decoded.packages[0].uncompress_size, Some(2));
         assert_eq!(decoded.packages[0].compress_type, Some(3));

@@ -33,12 +33,7 @@ impl TestDaemon {
         let config = Config::from_toml(&text).unwrap();
         let daemon = logtide::Daemon::start(config).await.unwrap();
         let addr = daemon.addr();
-        TestDaemon {
-            daemon: Some(daemon),
-            addr,
-            dir,
-            http: reqwest::Client::new(),
-        }
+        TestDaemon { daemon: Some(daemon), addr, dir, http: reqwest::Client::new() }
     }
 
     pub async fn stop(mut self) -> tempfile::TempDir {
@@ -51,15 +46,8 @@ impl TestDaemon {
     }
 
     /// A request to `project` the way the Python SDK addresses it (`Host: <project>.127.0.0.1`).
-    pub fn req(
-        &self,
-        method: reqwest::Method,
-        project: &str,
-        path: &str,
-    ) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .header("host", format!("{project}.127.0.0.1"))
+    pub fn req(&self, method: reqwest::Method, project: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).header("host", format!("{project}.127.0.0.1"))
     }
 
     pub async fn create_project(&self, project: &str) {
@@ -75,8 +63,7 @@ impl TestDaemon {
     }
 
     pub async fn create_logstore(&self, project: &str, logstore: &str, shards: u32) {
-        let body = serde_json::json!({"logstoreName": logstore, "ttl": 30, "shardCount": shards})
-            .to_string();
+        let body = serde_json::json!({"logstoreName": logstore, "ttl": 30, "shardCount": shards}).to_string();
         let r = self
             .req(reqwest::Method::POST, project, "/logstores")
             .header("content-type", "application/json")
@@ -95,9 +82,7 @@ impl TestDaemon {
         body: Vec<u8>,
         headers: &[(&str, String)],
     ) -> reqwest::Response {
-        let mut rb = self
-            .req(reqwest::Method::POST, project, path)
-            .header("content-type", "application/x-protobuf");
+        let mut rb = self.req(reqwest::Method::POST, project, path).header("content-type", "application/x-protobuf");
         for (k, v) in headers {
             rb = rb.header(*k, v);
         }
@@ -105,12 +90,7 @@ impl TestDaemon {
     }
 
     /// PutLogs with an LZ4 body, as the SDKs send it by default.
-    pub async fn put_lz4(
-        &self,
-        project: &str,
-        logstore: &str,
-        group: &LogGroup,
-    ) -> reqwest::Response {
+    pub async fn put_lz4(&self, project: &str, logstore: &str, group: &LogGroup) -> reqwest::Response {
         let raw = group.encode_to_vec();
         let body = lz4_flex::block::compress(&raw);
         let headers = [
@@ -118,36 +98,18 @@ impl TestDaemon {
             ("x-log-bodyrawsize", raw.len().to_string()),
             ("content-md5", hex::encode_upper(Md5::digest(&body))),
         ];
-        self.put_raw(
-            project,
-            &format!("/logstores/{logstore}/shards/lb"),
-            body,
-            &headers,
-        )
-        .await
+        self.put_raw(project, &format!("/logstores/{logstore}/shards/lb"), body, &headers).await
     }
 
     pub async fn list_shards(&self, project: &str, logstore: &str) -> Vec<serde_json::Value> {
-        let r = self
-            .req(
-                reqwest::Method::GET,
-                project,
-                &format!("/logstores/{logstore}/shards"),
-            )
-            .send()
-            .await
-            .unwrap();
+        let r = self.req(reqwest::Method::GET, project, &format!("/logstores/{logstore}/shards")).send().await.unwrap();
         assert_eq!(r.status(), 200);
         r.json().await.unwrap()
     }
 
     pub async fn cursor(&self, project: &str, logstore: &str, shard: u64, from: &str) -> String {
         let path = format!("/logstores/{logstore}/shards/{shard}?type=cursor&from={from}");
-        let r = self
-            .req(reqwest::Method::GET, project, &path)
-            .send()
-            .await
-            .unwrap();
+        let r = self.req(reqwest::Method::GET, project, &path).send().await.unwrap();
         assert_eq!(r.status(), 200);
         let v: serde_json::Value = r.json().await.unwrap();
         v["cursor"].as_str().unwrap().to_string()
@@ -162,10 +124,7 @@ impl TestDaemon {
         cursor: &str,
         count: usize,
     ) -> (Vec<LogGroup>, String) {
-        let path = format!(
-            "/logstores/{logstore}/shards/{shard}?type=log&cursor={}&count={count}",
-            urlencode(cursor)
-        );
+        let path = format!("/logstores/{logstore}/shards/{shard}?type=log&cursor={}&count={count}", urlencode(cursor));
         let r = self
             .req(reqwest::Method::GET, project, &path)
             .header("accept-encoding", "lz4")
@@ -215,10 +174,7 @@ pub fn urlencode(s: &str) -> String {
 }
 
 pub fn now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as u32
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32
 }
 
 /// A LogGroup of `n` logs with distinct contents.
@@ -229,18 +185,9 @@ pub fn group(tag: &str, n: usize) -> LogGroup {
             .map(|i| Log {
                 time: t,
                 contents: vec![
-                    Content {
-                        key: "msg".into(),
-                        value: format!("{tag}-{i} héllo ✓"),
-                    },
-                    Content {
-                        key: "seq".into(),
-                        value: i.to_string(),
-                    },
-                    Content {
-                        key: "empty".into(),
-                        value: String::new(),
-                    },
+                    Content { key: "msg".into(), value: format!("{tag}-{i} héllo ✓") },
+                    Content { key: "seq".into(), value: i.to_string() },
+                    Content { key: "empty".into(), value: String::new() },
                 ],
                 time_ns: Some(i as u32 * 1000),
             })
@@ -249,24 +196,15 @@ pub fn group(tag: &str, n: usize) -> LogGroup {
         topic: Some(format!("topic-{tag}")),
         source: Some("10.1.2.3".into()),
         machine_uuid: None,
-        log_tags: vec![LogTag {
-            key: "env".into(),
-            value: tag.into(),
-        }],
+        log_tags: vec![LogTag { key: "env".into(), value: tag.into() }],
     }
 }
 
 pub async fn error_code(r: reqwest::Response) -> (u16, String) {
     let status = r.status().as_u16();
-    assert!(
-        r.headers().contains_key("x-log-requestid"),
-        "every response carries x-log-requestid"
-    );
+    assert!(r.headers().contains_key("x-log-requestid"), "every response carries x-log-requestid");
     let v: serde_json::Value = r.json().await.unwrap();
-    (
-        status,
-        v["errorCode"].as_str().unwrap_or_default().to_string(),
-    )
+    (status, v["errorCode"].as_str().unwrap_or_default().to_string())
 }
 
 /// An independent SLS v1 signer written from sls.md §5.1 for the tests.
