@@ -440,3 +440,44 @@ async fn power_durability_fsyncs_and_still_round_trips() {
         assert!(got.contains(g), "acknowledged group {:?} is stored", g.topic);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_is_a_retryable_busy_and_exactly_the_acknowledged_requests_are_stored() {
+    // One worker, a queue of one, fsync per commit, and large uncompressed bodies the worker must
+    // compress: the queue fills up.
+    let d = TestDaemon::start("[storage]\ndurability = \"power\"\nshard_workers = 1\nqueue_depth = 1\n").await;
+    let mut tasks = Vec::new();
+    for i in 0..48 {
+        let mut g = group(&format!("load{i}"), 400);
+        g.logs.iter_mut().for_each(|l| l.contents[2].value = "y".repeat(2000));
+        let (http, url) = (d.http.clone(), d.url("/logstores/busy_store/shards/lb"));
+        tasks.push(tokio::spawn(async move {
+            let r = http.post(url).header("host", "busy-proj.127.0.0.1").body(g.encode_to_vec()).send().await.unwrap();
+            let status = r.status().as_u16();
+            let retry_after = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            let code = if status == 200 { String::new() } else { error_code(r).await.1 };
+            (i, status, retry_after, code, g)
+        }));
+    }
+    let mut acked = Vec::new();
+    let mut busy = 0;
+    for t in tasks {
+        let (i, status, retry_after, code, g) = t.await.unwrap();
+        match status {
+            200 => acked.push(g),
+            503 => {
+                assert_eq!(code, "ServerBusy", "request {i}");
+                assert_eq!(retry_after.as_deref(), Some("1"), "request {i}");
+                busy += 1;
+            }
+            other => panic!("request {i}: unexpected status {other} {code}"),
+        }
+    }
+    assert!(!acked.is_empty());
+    let stored: Vec<LogGroup> = d.pull_all("busy-proj", "busy_store").await.into_iter().map(|(_, g)| g).collect();
+    assert_eq!(stored.len(), acked.len(), "{busy} refused as busy");
+    for g in &acked {
+        assert!(stored.contains(g), "acknowledged group {:?} is stored", g.topic);
+    }
+    eprintln!("overload: {} acknowledged, {busy} refused with 503 ServerBusy", acked.len());
+}
