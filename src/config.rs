@@ -119,6 +119,9 @@ pub struct CatalogConfig {
     /// Base domains: a Host of `<project>.<endpoint>` names the project. IPv4 literals and
     /// `localhost` always count as endpoints.
     pub endpoints: Vec<String>,
+    /// Project for web-tracking requests whose Host names none (the browser SDK given an
+    /// `http://host:port` endpoint sends no project). Empty: such requests get ProjectNotExist.
+    pub default_project: String,
 }
 
 impl Default for CatalogConfig {
@@ -129,6 +132,7 @@ impl Default for CatalogConfig {
             default_ttl_days: 30,
             max_shards_per_logstore: 256,
             endpoints: Vec::new(),
+            default_project: String::new(),
         }
     }
 }

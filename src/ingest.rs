@@ -16,6 +16,7 @@ use crate::shard::ShardWorkers;
 use crate::store::{Append, Codec, GroupRecord, RecordHeader};
 use crate::validate::Limits;
 use crate::wire::compress::{self, Compression};
+use crate::wire::json::{json_to_log_group, LogTime};
 use crate::wire::loggroup::{validate_log_group, GroupStats};
 use crate::wire::package::split_package_list;
 
@@ -35,12 +36,26 @@ pub struct PutLogs {
     pub body: Bytes,
     /// `x-log-bodyrawsize`.
     pub declared_raw: Option<usize>,
-    /// `x-log-mode: batch_group`: the body is an SlsLogPackageList.
-    pub batch_group: bool,
+    pub format: BodyFormat,
+    /// An anonymous web-tracking write: allowed only where the logstore has `enable_tracking`.
+    pub web_tracking: bool,
     pub client_ip: String,
 }
 
+/// What the (decompressed) body holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// One serialized LogGroup.
+    LogGroup,
+    /// `x-log-mode: batch_group`: an SlsLogPackageList of individually compressed LogGroups.
+    PackageList,
+    /// A JSON `{__topic__, __source__, __logs__, __tags__}` object.
+    Json(LogTime),
+}
+
 pub struct Ingest {
+    /// No access keys are configured: every request is anonymous.
+    open_mode: bool,
     catalog: Arc<Catalog>,
     workers: Arc<ShardWorkers>,
     limits: Limits,
@@ -48,8 +63,8 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(catalog: Arc<Catalog>, workers: Arc<ShardWorkers>, limits: Limits) -> Ingest {
-        Ingest { catalog, workers, limits, turn: AtomicUsize::new(0) }
+    pub fn new(catalog: Arc<Catalog>, workers: Arc<ShardWorkers>, limits: Limits, open_mode: bool) -> Ingest {
+        Ingest { open_mode, catalog, workers, limits, turn: AtomicUsize::new(0) }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -60,10 +75,15 @@ impl Ingest {
     pub async fn put_logs(self: &Arc<Self>, req: PutLogs) -> ApiResult<()> {
         // An unknown logstore is refused before any decoding, unless it will be auto-created.
         let known = self.catalog.logstore(&req.project, &req.logstore);
-        if let Err(e) = &known {
-            if !self.catalog.config().auto_create {
-                return Err(e.clone());
+        match &known {
+            Err(e) if !self.may_auto_create(&req) => return Err(e.clone()),
+            Ok(ls) if req.web_tracking && !ls.settings.enable_tracking => {
+                return Err(ApiError::new(
+                    ErrorCode::Unauthorized,
+                    format!("web tracking is not enabled on logstore {}", ls.name),
+                ))
             }
+            _ => {}
         }
         let hash = req.hash_key.as_deref().map(route::parse_hash_key).transpose()?;
         let (groups, req) = if req.body.len() >= INLINE_DECODE_LIMIT {
@@ -77,8 +97,8 @@ impl Ingest {
             Ok(ls) => ls,
             Err(_) => {
                 let catalog = self.catalog.clone();
-                let (p, l) = (req.project.clone(), req.logstore.clone());
-                tokio::task::spawn_blocking(move || catalog.resolve_for_write(&p, &l))
+                let (p, l, tracking) = (req.project.clone(), req.logstore.clone(), req.web_tracking);
+                tokio::task::spawn_blocking(move || catalog.resolve_for_write(&p, &l, tracking))
                     .await
                     .map_err(ApiError::internal)??
             }
@@ -96,6 +116,12 @@ impl Ingest {
             }
             Err(_) => Err(ApiError::internal("the shard worker stopped before acknowledging")),
         }
+    }
+
+    /// Auto-creation needs `catalog.auto_create`; for anonymous web tracking also the open mode (no
+    /// access keys), so that strangers cannot create logstores on a daemon that has keys.
+    fn may_auto_create(&self, req: &PutLogs) -> bool {
+        self.catalog.config().auto_create && (!req.web_tracking || self.open_mode)
     }
 
     fn choose_shard(&self, ls: &Logstore, hash: Option<u128>) -> ApiResult<u32> {
@@ -118,52 +144,55 @@ impl Ingest {
         }
         let mut records = Vec::new();
         let mut logs = 0usize;
-        if req.batch_group {
+        if req.format == BodyFormat::PackageList {
             let mut raw_total = 0usize;
             for package in split_package_list(&req.body)? {
                 let data = req.body.slice_ref(package.data);
                 let budget = limits.max_raw_bytes.saturating_sub(raw_total);
-                let record =
-                    self.decode_group(package.compression, data, package.uncompress_size, budget, now, &req.client_ip)?;
+                let part = Part {
+                    compression: package.compression,
+                    body: data,
+                    declared: package.uncompress_size,
+                    format: BodyFormat::LogGroup,
+                };
+                let record = self.decode_group(part, budget, now, &req.client_ip)?;
                 raw_total += record.header.raw_len as usize;
                 logs += record.header.log_count as usize;
                 limits.check_log_count(logs)?;
                 records.push(record);
             }
         } else {
-            let record = self.decode_group(
-                req.compression,
-                req.body.clone(),
-                req.declared_raw,
-                limits.max_raw_bytes,
-                now,
-                &req.client_ip,
-            )?;
+            let part = Part {
+                compression: req.compression,
+                body: req.body.clone(),
+                declared: req.declared_raw,
+                format: req.format,
+            };
+            let record = self.decode_group(part, limits.max_raw_bytes, now, &req.client_ip)?;
             records.push(record);
         }
         records.retain(|r| r.header.log_count > 0);
         Ok(records)
     }
 
-    /// One LogGroup: decompressed with a cap of `max_raw` bytes, validated, and kept in the form
-    /// to store (an LZ4 body is stored exactly as received).
-    fn decode_group(
-        &self,
-        compression: Compression,
-        body: Bytes,
-        declared: Option<usize>,
-        max_raw: usize,
-        now: u64,
-        client_ip: &str,
-    ) -> ApiResult<GroupRecord> {
-        let raw = compress::decompress(compression, &body, declared, max_raw)?;
+    /// One LogGroup: decompressed with a cap of `max_raw` bytes, converted from JSON when it is
+    /// JSON, validated, and kept in the form to store (an LZ4 protobuf body exactly as received).
+    fn decode_group(&self, part: Part, max_raw: usize, now: u64, client_ip: &str) -> ApiResult<GroupRecord> {
+        let raw = compress::decompress(part.compression, &part.body, part.declared, max_raw)?;
         self.limits.check_raw_size(raw.len())?;
-        let stats: GroupStats = validate_log_group(&raw, &self.limits, now)?;
-        let (codec, payload) = match compression {
-            Compression::Lz4 => (Codec::Lz4, body.clone()),
-            Compression::None => (Codec::None, body.clone()),
-            Compression::Deflate | Compression::Zstd => (Codec::None, Bytes::from(raw.into_owned())),
+        let (codec, payload, raw) = match (part.format, part.compression) {
+            (BodyFormat::Json(time), _) => {
+                let pb = Bytes::from(json_to_log_group(&raw, time, self.limits.max_logs)?);
+                (Codec::None, pb.clone(), pb)
+            }
+            (_, Compression::Lz4) => (Codec::Lz4, part.body.clone(), Bytes::from(raw.into_owned())),
+            (_, Compression::None) => (Codec::None, part.body.clone(), part.body.clone()),
+            (_, Compression::Deflate | Compression::Zstd) => {
+                let raw = Bytes::from(raw.into_owned());
+                (Codec::None, raw.clone(), raw)
+            }
         };
+        let stats: GroupStats = validate_log_group(&raw, &self.limits, now)?;
         let header = RecordHeader {
             codec,
             raw_len: stats.raw_len,
@@ -175,4 +204,12 @@ impl Ingest {
         };
         Ok(GroupRecord { header, payload })
     }
+}
+
+/// One compressed body to decode.
+struct Part {
+    compression: Compression,
+    body: Bytes,
+    declared: Option<usize>,
+    format: BodyFormat,
 }

@@ -44,7 +44,8 @@ impl Services {
                 sync: config.storage.durability == Durability::Power,
             },
         );
-        let ingest = Arc::new(Ingest::new(catalog.clone(), workers.clone(), config.limits.clone()));
+        let open_mode = config.access_keys.is_empty();
+        let ingest = Arc::new(Ingest::new(catalog.clone(), workers.clone(), config.limits.clone(), open_mode));
         let keys = KeyRing::new(config.access_keys.clone());
         let state = Arc::new(AppState { catalog, ingest, log, keys, config, shutting_down: AtomicBool::new(false) });
         Ok(Services { state, store, workers })

@@ -149,8 +149,9 @@ impl Catalog {
     }
 
     /// The logstore, created with the default settings (and its project too) when `auto_create`
-    /// is on; the documented 404 otherwise. Blocking.
-    pub fn resolve_for_write(&self, project: &str, name: &str) -> ApiResult<Arc<Logstore>> {
+    /// is on; the documented 404 otherwise. A logstore auto-created by a web-tracking write has
+    /// `enable_tracking` on. Blocking.
+    pub fn resolve_for_write(&self, project: &str, name: &str, web_tracking: bool) -> ApiResult<Arc<Logstore>> {
         match self.logstore(project, name) {
             Ok(ls) => Ok(ls),
             Err(e) if !self.config.auto_create => Err(e),
@@ -161,7 +162,7 @@ impl Catalog {
                         Err(e) => return Err(e),
                     }
                 }
-                let settings = self.default_settings();
+                let settings = LogstoreSettings { enable_tracking: web_tracking, ..self.default_settings() };
                 match self.create_logstore(project, name, settings) {
                     Ok(ls) => Ok(ls),
                     Err(ApiError { code: ErrorCode::LogStoreAlreadyExist, .. }) => self.logstore(project, name),
@@ -437,14 +438,14 @@ mod tests {
         assert_eq!(ls.shards.len(), 5);
         assert_eq!(ls.next_shard_id, 5);
         assert_eq!(c.logstore("proj", "nope").unwrap_err().code, ErrorCode::LogStoreNotExist);
-        assert_eq!(c.resolve_for_write("nope", "x").unwrap_err().code, ErrorCode::ProjectNotExist);
+        assert_eq!(c.resolve_for_write("nope", "x", false).unwrap_err().code, ErrorCode::ProjectNotExist);
     }
 
     #[test]
     fn auto_create_and_delete() {
         let dir = tempfile::tempdir().unwrap();
         let c = open(dir.path(), true);
-        let ls = c.resolve_for_write("auto-proj", "auto_store").unwrap();
+        let ls = c.resolve_for_write("auto-proj", "auto_store", false).unwrap();
         assert_eq!(ls.shards.len(), 2);
         c.delete_logstore("auto-proj", "auto_store").unwrap();
         assert_eq!(c.logstore("auto-proj", "auto_store").unwrap_err().code, ErrorCode::LogStoreNotExist);

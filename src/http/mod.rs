@@ -7,6 +7,7 @@ pub mod body;
 pub mod response;
 pub mod router;
 pub mod sls;
+pub mod webtrack;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

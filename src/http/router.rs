@@ -38,6 +38,11 @@ pub enum Endpoint {
         logstore: String,
         hash_key: Option<String>,
     },
+    /// Anonymous web tracking: `POST …/track` (JSON), `GET …/track`, `…/track.gif`, `…/track_ua.gif`.
+    WebTrack {
+        logstore: String,
+        kind: TrackKind,
+    },
     ListShards {
         logstore: String,
     },
@@ -73,11 +78,29 @@ pub enum Endpoint {
     },
 }
 
+/// The web-tracking request forms (sls.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackKind {
+    /// `POST …/track`: a JSON `__logs__` body.
+    Post,
+    /// `GET …/track?k=v…`: one log from the query.
+    Get,
+    /// `GET …/track.gif?k=v…`: one log; the answer is a 1×1 GIF.
+    Gif,
+    /// `GET …/track_ua.gif?k=v…`: as `Gif`, plus the User-Agent and Referer as fields.
+    GifWithUserAgent,
+}
+
 impl Endpoint {
     /// Whether the endpoint writes log data (its body limit is the write limit, not the small
     /// management limit).
     pub fn is_write(&self) -> bool {
-        matches!(self, Endpoint::PutLogs { .. })
+        matches!(self, Endpoint::PutLogs { .. } | Endpoint::WebTrack { .. })
+    }
+
+    /// Web tracking is anonymous by design; it is gated by the logstore's `enable_tracking`.
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self, Endpoint::WebTrack { .. })
     }
 }
 
@@ -155,6 +178,12 @@ pub fn route(method: &Method, path: &str, q: &Query) -> ApiResult<Endpoint> {
         (["logstores", _], &Method::PUT) => Endpoint::UpdateLogstore { logstore: ls(1) },
         (["logstores", _], &Method::DELETE) => Endpoint::DeleteLogstore { logstore: ls(1) },
         (["logstores", _], &Method::POST) => Endpoint::PutLogs { logstore: ls(1), hash_key: None },
+        (["logstores", _, "track"], &Method::POST) => Endpoint::WebTrack { logstore: ls(1), kind: TrackKind::Post },
+        (["logstores", _, "track"], &Method::GET) => Endpoint::WebTrack { logstore: ls(1), kind: TrackKind::Get },
+        (["logstores", _, "track.gif"], &Method::GET) => Endpoint::WebTrack { logstore: ls(1), kind: TrackKind::Gif },
+        (["logstores", _, "track_ua.gif"], &Method::GET) => {
+            Endpoint::WebTrack { logstore: ls(1), kind: TrackKind::GifWithUserAgent }
+        }
         (["logstores", _, "shards"], &Method::GET) => Endpoint::ListShards { logstore: ls(1) },
         (["logstores", _, "shards", "lb"], &Method::POST) => Endpoint::PutLogs { logstore: ls(1), hash_key: None },
         (["logstores", _, "shards", "route"], &Method::POST) => {
@@ -211,6 +240,27 @@ mod tests {
             r(Method::POST, "/logstores/s/shards/route", "key=14d2f850ad6ea48e46e4547edbbb27e0&seqid=7").unwrap(),
             Endpoint::PutLogs { logstore: "s".into(), hash_key: Some("14d2f850ad6ea48e46e4547edbbb27e0".into()) }
         );
+    }
+
+    #[test]
+    fn web_tracking_forms() {
+        let t = |m, p| r(m, p, "APIVersion=0.6.0").unwrap();
+        assert_eq!(
+            t(Method::POST, "/logstores/web/track"),
+            Endpoint::WebTrack { logstore: "web".into(), kind: TrackKind::Post }
+        );
+        assert_eq!(
+            t(Method::GET, "/logstores/web/track"),
+            Endpoint::WebTrack { logstore: "web".into(), kind: TrackKind::Get }
+        );
+        assert_eq!(
+            t(Method::GET, "/logstores/web/track.gif"),
+            Endpoint::WebTrack { logstore: "web".into(), kind: TrackKind::Gif }
+        );
+        let ua = t(Method::GET, "/logstores/web/track_ua.gif");
+        assert_eq!(ua, Endpoint::WebTrack { logstore: "web".into(), kind: TrackKind::GifWithUserAgent });
+        assert!(ua.is_anonymous() && ua.is_write());
+        assert_eq!(r(Method::DELETE, "/logstores/web/track", "").unwrap_err().code, ErrorCode::InvalidMethod);
     }
 
     #[test]

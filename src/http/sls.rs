@@ -13,15 +13,17 @@ use md5::{Digest, Md5};
 use serde_json::json;
 
 use super::response::{self, Body};
+use super::router::TrackKind;
 use super::router::{self, Endpoint, Query};
-use super::{body, project_of, AppState};
+use super::{body, project_of, webtrack, AppState};
 use crate::api::sls as api;
 use crate::auth::{RequestView, Verified};
 use crate::catalog::now_secs;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::ingest::PutLogs;
+use crate::ingest::{BodyFormat, PutLogs};
 use crate::route;
 use crate::wire::compress::{self, Compression};
+use crate::wire::json::LogTime;
 
 /// Largest body accepted by management calls.
 const MANAGEMENT_BODY_LIMIT: usize = 1024 * 1024;
@@ -36,6 +38,9 @@ pub async fn handle(
     let path = router::decode(parts.uri.path());
     let raw_query = parts.uri.query();
     let query = Query::parse(raw_query);
+    if parts.method == Method::OPTIONS {
+        return Ok(webtrack::preflight(&parts.headers, request_id));
+    }
     let project = project_of(&parts.headers, &state.config.catalog.endpoints);
     let endpoint = if path == "/" && parts.method == Method::GET && project.is_none() {
         Endpoint::ListProjects {
@@ -56,14 +61,21 @@ pub async fn handle(
     let timeout = Duration::from_secs(state.config.server.body_read_timeout_secs);
     let body = body::collect(&parts.headers, incoming, limit, timeout).await?;
     check_content_md5(&parts.headers, &body)?;
-    let who = if state.keys.is_empty() {
+    let who = if state.keys.is_empty() || endpoint.is_anonymous() {
         None
     } else {
         let view =
             RequestView { method: parts.method.as_str(), path: &path, raw_query, headers: &parts.headers, body: &body };
         Some(state.keys.verify(&view, now_secs() as i64)?)
     };
-    let ctx = Ctx { state, who, project, headers: &parts.headers, request_id, peer };
+    let project = match (&endpoint, project) {
+        (Endpoint::WebTrack { .. }, None) if !state.config.catalog.default_project.is_empty() => {
+            Some(state.config.catalog.default_project.clone())
+        }
+        (_, p) => p,
+    };
+    let raw_query_len = raw_query.map_or(0, str::len);
+    let ctx = Ctx { state, who, project, headers: &parts.headers, request_id, peer, query: &query, raw_query_len };
     ctx.dispatch(endpoint, body).await
 }
 
@@ -78,6 +90,19 @@ fn check_content_md5(headers: &HeaderMap, body: &[u8]) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::new(ErrorCode::InvalidContentMd5, "Content-MD5 does not match the request body"))
+    }
+}
+
+/// What a PutLogs body holds: a package list (`x-log-mode: batch_group`), JSON (the STS plugin
+/// and the Java SDK's JSON mode, with `__time__` per entry), or one protobuf LogGroup.
+fn put_logs_format(h: &HeaderMap) -> BodyFormat {
+    let json = header(h, "content-type").is_some_and(|t| t.to_ascii_lowercase().starts_with("application/json"));
+    if header(h, "x-log-mode") == Some("batch_group") {
+        BodyFormat::PackageList
+    } else if json {
+        BodyFormat::Json(LogTime::FromEntries { receive_unix: now_secs() as u32 })
+    } else {
+        BodyFormat::LogGroup
     }
 }
 
@@ -96,6 +121,8 @@ struct Ctx<'a> {
     headers: &'a HeaderMap,
     request_id: &'a str,
     peer: SocketAddr,
+    query: &'a Query,
+    raw_query_len: usize,
 }
 
 impl Ctx<'_> {
@@ -194,6 +221,7 @@ impl Ctx<'_> {
                 Ok(self.ok())
             }
             Endpoint::PutLogs { logstore, hash_key } => self.put_logs(logstore, hash_key, body).await,
+            Endpoint::WebTrack { logstore, kind } => self.web_track(logstore, kind, body).await,
             Endpoint::ListShards { logstore } => {
                 let ls = catalog.logstore(&self.project()?, &logstore)?;
                 Ok(self.json(&api::shards_json(&ls.shards)))
@@ -246,11 +274,44 @@ impl Ctx<'_> {
             compression: Compression::from_header(header(h, "x-log-compresstype"))?,
             body,
             declared_raw,
-            batch_group: header(h, "x-log-mode") == Some("batch_group"),
+            format: put_logs_format(h),
+            web_tracking: false,
             client_ip: self.peer.ip().to_string(),
         };
         self.state.ingest.put_logs(req).await?;
         Ok(self.ok())
+    }
+
+    /// Anonymous web tracking: a JSON body (POST) or one log from the query (GET forms); the log
+    /// time is the receive time. Allowed where the logstore has `enable_tracking`.
+    async fn web_track(&self, logstore: String, kind: TrackKind, body: Bytes) -> ApiResult<Response<Body>> {
+        let h = self.headers;
+        let now = now_secs() as u32;
+        let (compression, body, declared_raw, format) = match kind {
+            TrackKind::Post => (
+                Compression::from_header(header(h, "x-log-compresstype"))?,
+                body,
+                header(h, "x-log-bodyrawsize").and_then(|v| v.parse().ok()),
+                BodyFormat::Json(LogTime::Receive { unix: now }),
+            ),
+            _ => {
+                let group = webtrack::beacon_log_group(self.raw_query_len, self.query, h, kind, now)?;
+                (Compression::None, Bytes::from(group), None, BodyFormat::LogGroup)
+            }
+        };
+        let req = PutLogs {
+            project: self.project()?,
+            logstore,
+            hash_key: None,
+            compression,
+            body,
+            declared_raw,
+            format,
+            web_tracking: true,
+            client_ip: self.peer.ip().to_string(),
+        };
+        self.state.ingest.put_logs(req).await?;
+        Ok(webtrack::accepted(self.request_id, kind))
     }
 
     async fn pull_logs(

@@ -108,6 +108,14 @@ impl ShardWorkers {
     }
 }
 
+/// Dropping the pool without `shutdown` (a daemon handle dropped in a test, a panic unwinding)
+/// still drains and joins the workers, so no thread outlives the pool while it uses the store.
+impl Drop for ShardWorkers {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
 fn busy(message: &str) -> ApiError {
     ApiError::new(ErrorCode::ServerBusy, message)
 }

@@ -11,6 +11,7 @@
 //! - This module never imports hyper or rocksdb.
 
 pub mod compress;
+pub mod json;
 pub mod loggroup;
 pub mod package;
 
