@@ -17,6 +17,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: Limits,
     pub catalog: CatalogConfig,
+    pub callback: CallbackConfig,
     /// Access keys for signed requests. None configured = anonymous mode (loopback only unless
     /// `server.allow_anonymous` is set).
     pub access_keys: Vec<AccessKey>,
@@ -137,6 +138,30 @@ impl Default for CatalogConfig {
     }
 }
 
+/// Where `POST /v4/callback/logs` records land. `{field}` in a template is replaced by that field
+/// of the record (any of the record's required string fields).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallbackConfig {
+    /// Project template.
+    pub project: String,
+    /// Logstore template.
+    pub logstore: String,
+}
+
+impl Default for CallbackConfig {
+    fn default() -> Self {
+        CallbackConfig { project: "{project_name}".into(), logstore: "{application_name}".into() }
+    }
+}
+
+impl CallbackConfig {
+    /// The `{field}` names a template uses.
+    pub fn placeholders(template: &str) -> Vec<&str> {
+        template.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name)).collect()
+    }
+}
+
 /// Command-line values that override the file.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -191,6 +216,18 @@ impl Config {
         }
         if c.default_ttl_days == 0 || c.default_ttl_days > 3650 {
             p.push("catalog.default_ttl_days must be between 1 and 3650".into());
+        }
+        for (what, template) in
+            [("callback.project", &self.callback.project), ("callback.logstore", &self.callback.logstore)]
+        {
+            if template.is_empty() {
+                p.push(format!("{what} must not be empty"));
+            }
+            for name in CallbackConfig::placeholders(template) {
+                if !crate::wire::callback::STRING_FIELDS.contains(&name) {
+                    p.push(format!("{what} uses {{{name}}}, which is not a string field of a callback record"));
+                }
+            }
         }
         let mut ids = std::collections::HashSet::new();
         for k in &self.access_keys {
@@ -249,6 +286,14 @@ mod tests {
         assert_eq!(c.problems().len(), 1);
         c.apply(&Overrides { allow_anonymous: true, ..Default::default() });
         assert!(c.problems().is_empty());
+    }
+
+    #[test]
+    fn callback_templates_name_record_fields() {
+        assert_eq!(CallbackConfig::placeholders("k8s-{region_name}-{product}"), vec!["region_name", "product"]);
+        let c = Config::from_toml("[callback]\nproject = \"{nope}\"\n").unwrap();
+        assert_eq!(c.problems().len(), 1);
+        assert!(c.problems()[0].contains("{nope}"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::catalog::{now_secs, Catalog, Logstore};
+use crate::catalog::{check_logstore_name, check_project_name, now_secs, Catalog, Logstore};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::route;
 use crate::shard::ShardWorkers;
@@ -73,17 +73,49 @@ impl Ingest {
 
     /// Validates, routes and durably stores one PutLogs request.
     pub async fn put_logs(self: &Arc<Self>, req: PutLogs) -> ApiResult<()> {
+        let prepared = self.prepare(req).await?;
+        self.commit(vec![prepared]).await
+    }
+
+    /// Several requests that must be judged together (a callback body routed to several
+    /// logstores): every one is validated before any is queued, so a bad record stores nothing.
+    /// Each logstore's share is then committed atomically on its own.
+    pub async fn put_logs_together(self: &Arc<Self>, reqs: Vec<PutLogs>) -> ApiResult<()> {
+        let mut checked = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            checked.push(self.check(req).await?);
+        }
+        let mut prepared = Vec::with_capacity(checked.len());
+        for c in checked {
+            prepared.push(self.resolve(c).await?);
+        }
+        self.commit(prepared).await
+    }
+
+    /// Checks, then resolves: a valid request may auto-create its logstore.
+    async fn prepare(self: &Arc<Self>, req: PutLogs) -> ApiResult<Prepared> {
+        let checked = self.check(req).await?;
+        self.resolve(checked).await
+    }
+
+    /// Everything that can refuse a request without changing anything: catalog checks (including
+    /// the names an auto-creation would use), decoding and validation.
+    async fn check(self: &Arc<Self>, req: PutLogs) -> ApiResult<Checked> {
         // An unknown logstore is refused before any decoding, unless it will be auto-created.
         let known = self.catalog.logstore(&req.project, &req.logstore);
         match &known {
             Err(e) if !self.may_auto_create(&req) => return Err(e.clone()),
+            Err(_) => {
+                check_project_name(&req.project)?;
+                check_logstore_name(&req.logstore)?;
+            }
             Ok(ls) if req.web_tracking && !ls.settings.enable_tracking => {
                 return Err(ApiError::new(
                     ErrorCode::Unauthorized,
                     format!("web tracking is not enabled on logstore {}", ls.name),
                 ))
             }
-            _ => {}
+            Ok(_) => {}
         }
         let hash = req.hash_key.as_deref().map(route::parse_hash_key).transpose()?;
         let (groups, req) = if req.body.len() >= INLINE_DECODE_LIMIT {
@@ -92,30 +124,44 @@ impl Ingest {
         } else {
             (self.decode(&req), req)
         };
-        let groups = groups?;
-        let logstore = match known {
-            Ok(ls) => ls,
-            Err(_) => {
+        Ok(Checked { groups: groups?, hash, known: known.ok(), req })
+    }
+
+    /// Finds (or auto-creates) the logstore and picks the shard.
+    async fn resolve(&self, c: Checked) -> ApiResult<Prepared> {
+        let logstore = match c.known {
+            Some(ls) => ls,
+            None => {
                 let catalog = self.catalog.clone();
-                let (p, l, tracking) = (req.project.clone(), req.logstore.clone(), req.web_tracking);
+                let (p, l, tracking) = (c.req.project.clone(), c.req.logstore.clone(), c.req.web_tracking);
                 tokio::task::spawn_blocking(move || catalog.resolve_for_write(&p, &l, tracking))
                     .await
                     .map_err(ApiError::internal)??
             }
         };
-        if groups.is_empty() {
-            return Ok(());
-        }
-        let shard = self.choose_shard(&logstore, hash)?;
-        let ack = self.workers.submit(Append { stream: logstore.id, shard, groups })?;
-        match ack.await {
-            Ok(Ok(_first_seq)) => Ok(()),
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, project = %req.project, logstore = %req.logstore, "write failed");
-                Err(ApiError::internal("the write could not be stored"))
+        let shard = self.choose_shard(&logstore, c.hash)?;
+        Ok(Prepared { append: Append { stream: logstore.id, shard, groups: c.groups }, logstore })
+    }
+
+    /// Queues every prepared append, then waits for all acknowledgements.
+    async fn commit(&self, prepared: Vec<Prepared>) -> ApiResult<()> {
+        let mut acks = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            if !p.append.groups.is_empty() {
+                acks.push((self.workers.submit(p.append)?, p.logstore));
             }
-            Err(_) => Err(ApiError::internal("the shard worker stopped before acknowledging")),
         }
+        for (ack, logstore) in acks {
+            match ack.await {
+                Ok(Ok(_first_seq)) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, project = %logstore.project, logstore = %logstore.name, "write failed");
+                    return Err(ApiError::internal("the write could not be stored"));
+                }
+                Err(_) => return Err(ApiError::internal("the shard worker stopped before acknowledging")),
+            }
+        }
+        Ok(())
     }
 
     /// Auto-creation needs `catalog.auto_create`; for anonymous web tracking also the open mode (no
@@ -204,6 +250,20 @@ impl Ingest {
         };
         Ok(GroupRecord { header, payload })
     }
+}
+
+/// A request that passed every check, its logstore not yet resolved.
+struct Checked {
+    groups: Vec<GroupRecord>,
+    hash: Option<u128>,
+    known: Option<Arc<Logstore>>,
+    req: PutLogs,
+}
+
+/// A validated request, ready to queue.
+struct Prepared {
+    append: Append,
+    logstore: Arc<Logstore>,
 }
 
 /// One compressed body to decode.

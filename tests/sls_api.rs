@@ -204,7 +204,7 @@ async fn auto_create_makes_project_and_logstore_on_first_write() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].1, g);
     // A bad request must not auto-create anything.
-    let r = d.put_raw("other-proj", "/logstores/s1/shards/lb", b"garbage".to_vec(), &[]).await;
+    let r = d.put_raw("other-proj", "/logstores/store1/shards/lb", b"garbage".to_vec(), &[]).await;
     assert_eq!(error_code(r).await.1, "PostBodyInvalid");
     let r = d.req(Method::GET, "other-proj", "/").send().await.unwrap();
     assert_eq!(error_code(r).await, (404, "ProjectNotExist".into()));

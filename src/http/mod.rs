@@ -4,6 +4,7 @@
 //! [`response`] renders them.
 
 pub mod body;
+pub mod callback;
 pub mod response;
 pub mod router;
 pub mod sls;

@@ -35,6 +35,11 @@ pub fn empty(request_id: &str) -> Response<Body> {
     base(StatusCode::OK, request_id, Bytes::new())
 }
 
+/// 204 with no body.
+pub fn no_content(request_id: &str) -> Response<Body> {
+    base(StatusCode::NO_CONTENT, request_id, Bytes::new())
+}
+
 /// 200 with a JSON body.
 pub fn json(request_id: &str, value: &serde_json::Value) -> Response<Body> {
     let mut r = base(StatusCode::OK, request_id, Bytes::from(value.to_string()));

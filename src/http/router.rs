@@ -38,6 +38,8 @@ pub enum Endpoint {
         logstore: String,
         hash_key: Option<String>,
     },
+    /// `POST /v4/callback/logs`: a JSON array of container-log records.
+    CallbackLogs,
     /// Anonymous web tracking: `POST …/track` (JSON), `GET …/track`, `…/track.gif`, `…/track_ua.gif`.
     WebTrack {
         logstore: String,
@@ -95,7 +97,7 @@ impl Endpoint {
     /// Whether the endpoint writes log data (its body limit is the write limit, not the small
     /// management limit).
     pub fn is_write(&self) -> bool {
-        matches!(self, Endpoint::PutLogs { .. } | Endpoint::WebTrack { .. })
+        matches!(self, Endpoint::PutLogs { .. } | Endpoint::WebTrack { .. } | Endpoint::CallbackLogs)
     }
 
     /// Web tracking is anonymous by design; it is gated by the logstore's `enable_tracking`.
@@ -162,6 +164,8 @@ pub fn route(method: &Method, path: &str, q: &Query) -> ApiResult<Endpoint> {
     let shard_id = |s: &str| s.parse::<u32>().map_err(|_| ApiError::param(format!("invalid shard id {s:?}")));
     let e = match (segs.as_slice(), method) {
         (["health"], &Method::GET) => Endpoint::Health,
+        (["v4", "callback", "logs"], &Method::POST) => Endpoint::CallbackLogs,
+        (["v4", "callback", "logs"], _) => return Err(wrong_method()),
         // Without a project in Host, `GET /` is ListProject; the caller decides that first.
         ([], &Method::GET) => Endpoint::GetProject,
         ([], &Method::POST) => Endpoint::CreateProject,

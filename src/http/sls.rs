@@ -222,6 +222,7 @@ impl Ctx<'_> {
             }
             Endpoint::PutLogs { logstore, hash_key } => self.put_logs(logstore, hash_key, body).await,
             Endpoint::WebTrack { logstore, kind } => self.web_track(logstore, kind, body).await,
+            Endpoint::CallbackLogs => self.callback_logs(body).await,
             Endpoint::ListShards { logstore } => {
                 let ls = catalog.logstore(&self.project()?, &logstore)?;
                 Ok(self.json(&api::shards_json(&ls.shards)))
@@ -280,6 +281,19 @@ impl Ctx<'_> {
         };
         self.state.ingest.put_logs(req).await?;
         Ok(self.ok())
+    }
+
+    /// Container-log records: checked whole, routed by the `[callback]` templates, 204 once every
+    /// target logstore has them in its WAL.
+    async fn callback_logs(&self, body: Bytes) -> ApiResult<Response<Body>> {
+        let max_logs = self.state.ingest.limits().max_logs;
+        let records = blocking(move || crate::wire::callback::parse_records(&body, max_logs)).await?;
+        let reqs = super::callback::requests(records, &self.state.config.callback, &self.peer.ip().to_string());
+        for req in &reqs {
+            self.authorize(&req.project)?;
+        }
+        self.state.ingest.put_logs_together(reqs).await?;
+        Ok(response::no_content(self.request_id))
     }
 
     /// Anonymous web tracking: a JSON body (POST) or one log from the query (GET forms); the log

@@ -10,6 +10,7 @@
 //!   the stored form of a request is the raw protobuf it arrived as.
 //! - This module never imports hyper or rocksdb.
 
+pub mod callback;
 pub mod compress;
 pub mod json;
 pub mod loggroup;
