@@ -51,13 +51,14 @@ async fn browser_post_is_stored_with_the_receive_time() {
     assert_eq!((g.topic.as_deref(), g.source.as_deref()), (Some("tp"), Some("src")));
     assert_eq!(g.log_tags.len(), 1);
     assert!(g.logs[0].time >= before && g.logs[0].time <= now(), "log time is the receive time");
+    // Fields keep the order of the body; the client's __time__ is dropped.
     let fields = kv(g);
     assert_eq!(
         fields[0],
         vec![
             ("customer".into(), "zhangsan".into()),
-            ("obj".into(), "{\"a\":1}".into()),
-            ("price".into(), "7998".into())
+            ("price".into(), "7998".into()),
+            ("obj".into(), "{\"a\":1}".into())
         ]
     );
 }

@@ -30,7 +30,7 @@ pub const STRING_FIELDS: &[&str] = &[
 /// Fields every record must carry as JSON integers.
 pub const INTEGER_FIELDS: &[&str] = &["time"];
 
-/// One checked record: its fields as text (sorted by key) and its log time.
+/// One checked record: its fields as text (in body order) and its log time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub fields: Vec<(String, String)>,
