@@ -12,6 +12,7 @@
 //! - Signatures are compared in constant time (`hmac::Mac::verify_slice`).
 //! - No error message contains a secret or an expected signature; key ids are not secrets.
 
+mod lts;
 mod sls_v1;
 mod sls_v4;
 
@@ -271,6 +272,16 @@ fn sorted_query_params(raw_query: Option<&str>) -> Vec<(Vec<u8>, Vec<u8>)> {
 fn form_decode(s: &str) -> Vec<u8> {
     let plus_as_space = s.replace('+', " ");
     percent_decode(plus_as_space.as_bytes()).collect()
+}
+
+/// Parses an ISO 8601 basic UTC timestamp, `YYYYMMDDTHHMMSSZ` (SLS v4 `x-log-date`, LTS
+/// `X-Sdk-Date`), into unix seconds. Anything else, including impossible dates, is `None`.
+pub(crate) fn parse_iso8601_basic(text: &str) -> Option<i64> {
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    if text.len() != 16 {
+        return None;
+    }
+    time::PrimitiveDateTime::parse(text, &format).ok().map(|t| t.assume_utc().unix_timestamp())
 }
 
 #[cfg(test)]

@@ -102,24 +102,8 @@ fn signed_date(req: &RequestView<'_>) -> ApiResult<(String, SignedDate)> {
         .ok_or_else(|| ApiError::new(ErrorCode::MissingDate, "x-log-date does not exist in http header."))?;
     let invalid = || invalid_request_time(&String::from_utf8_lossy(&raw), "YYYYMMDDTHHMMSSZ");
     let text = std::str::from_utf8(&raw).map_err(|_| invalid())?;
-    let unix = parse_iso8601_basic(text).ok_or_else(invalid)?;
+    let unix = crate::auth::parse_iso8601_basic(text).ok_or_else(invalid)?;
     Ok((text.to_owned(), SignedDate { unix }))
-}
-
-/// `YYYYMMDDTHHMMSSZ` (UTC) to unix seconds; `None` unless exactly that shape and a real time.
-fn parse_iso8601_basic(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-        return None;
-    }
-    let number = |from: usize, to: usize| -> Option<u16> {
-        b[from..to].iter().try_fold(0u16, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u16::from(c - b'0')))
-    };
-    let small = |from, to| number(from, to).and_then(|n| u8::try_from(n).ok());
-    let month = time::Month::try_from(small(4, 6)?).ok()?;
-    let date = time::Date::from_calendar_date(i32::from(number(0, 4)?), month, small(6, 8)?).ok()?;
-    let clock = time::Time::from_hms(small(9, 11)?, small(11, 13)?, small(13, 15)?).ok()?;
-    Some(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp())
 }
 
 /// METHOD, path, canonical query, canonical headers (+ blank line), signed header names and
@@ -376,8 +360,8 @@ mod tests {
             let err = assert_code(check_captured(&headers), ErrorCode::InvalidRequestTime);
             assert_eq!(err.code.status().as_u16(), 400);
         }
-        assert_eq!(parse_iso8601_basic(XDATE), Some(NOW));
-        assert_eq!(parse_iso8601_basic("19700101T000000Z"), Some(0));
+        assert_eq!(crate::auth::parse_iso8601_basic(XDATE), Some(NOW));
+        assert_eq!(crate::auth::parse_iso8601_basic("19700101T000000Z"), Some(0));
     }
 
     // The signatures below were computed once with an independent Python client-side signer
