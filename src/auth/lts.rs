@@ -18,7 +18,6 @@
 use hmac::{Hmac, Mac};
 use percent_encoding::{percent_decode_str, percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::{
     authorization_header, check_clock_skew, header_bytes, invalid_request_time, malformed_authorization,
@@ -214,12 +213,10 @@ fn check_body_binding(req: &RequestView<'_>) -> ApiResult<()> {
     if declared.eq_ignore_ascii_case(UNSIGNED_PAYLOAD.as_bytes()) {
         return Err(signature_not_match("X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD is not accepted with a request body."));
     }
-    let mismatch = || signature_not_match("X-Sdk-Content-Sha256 does not match the request body.");
-    let declared = hex::decode(declared).map_err(|_| mismatch())?;
-    if bool::from(declared.ct_eq(&Sha256::digest(req.body)[..])) {
+    if super::hex_digest_matches(&declared, &Sha256::digest(req.body)) {
         Ok(())
     } else {
-        Err(mismatch())
+        Err(signature_not_match("X-Sdk-Content-Sha256 does not match the request body."))
     }
 }
 

@@ -274,6 +274,13 @@ fn form_decode(s: &str) -> Vec<u8> {
     percent_decode(plus_as_space.as_bytes()).collect()
 }
 
+/// Whether a declared hex digest (any case) equals `digest`, compared in constant time. Used for
+/// the body hashes of SLS v4 (`x-log-content-sha256`) and LTS (`X-Sdk-Content-Sha256`).
+pub(crate) fn hex_digest_matches(declared: &[u8], digest: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    hex::decode(declared).is_ok_and(|declared| bool::from(declared.ct_eq(digest)))
+}
+
 /// Parses an ISO 8601 basic UTC timestamp, `YYYYMMDDTHHMMSSZ` (SLS v4 `x-log-date`, LTS
 /// `X-Sdk-Date`), into unix seconds. Anything else, including impossible dates, is `None`.
 pub(crate) fn parse_iso8601_basic(text: &str) -> Option<i64> {

@@ -7,7 +7,6 @@
 use hmac::{Hmac, Mac};
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::{
     append_canonical_headers, header_bytes, invalid_request_time, malformed_authorization, signature_not_match,
@@ -165,12 +164,10 @@ fn signing_key(secret: &Secret, date: &str, region: &str) -> ApiResult<Vec<u8>> 
 
 /// The declared `x-log-content-sha256` (hex, any case) must equal SHA-256 of the body.
 fn check_body_hash(declared: &[u8], body_hash: &[u8]) -> ApiResult<()> {
-    let mismatch = || signature_not_match("x-log-content-sha256 does not match the request body.");
-    let declared = hex::decode(declared).map_err(|_| mismatch())?;
-    if bool::from(declared.ct_eq(body_hash)) {
+    if super::hex_digest_matches(declared, body_hash) {
         Ok(())
     } else {
-        Err(mismatch())
+        Err(signature_not_match("x-log-content-sha256 does not match the request body."))
     }
 }
 
