@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::auth::AccessKey;
+use crate::auth::{AccessKey, LtsToken};
 use crate::validate::Limits;
 
 /// The whole configuration file.
@@ -18,9 +18,19 @@ pub struct Config {
     pub limits: Limits,
     pub catalog: CatalogConfig,
     pub callback: CallbackConfig,
-    /// Access keys for signed requests. None configured = anonymous mode (loopback only unless
+    pub lts: LtsConfig,
+    /// Access keys for signed requests (SLS v1/v4 and LTS SDK-HMAC-SHA256). With no keys and no
+    /// LTS tokens configured, requests are anonymous (loopback only unless
     /// `server.allow_anonymous` is set).
     pub access_keys: Vec<AccessKey>,
+}
+
+/// The Huawei LTS dialect.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LtsConfig {
+    /// `X-Auth-Token` values accepted, each for one LTS project id.
+    pub tokens: Vec<LtsToken>,
 }
 
 impl std::fmt::Debug for AccessKey {
@@ -29,6 +39,7 @@ impl std::fmt::Debug for AccessKey {
             .field("id", &self.id)
             .field("secret", &self.secret)
             .field("projects", &self.projects)
+            .field("project_ids", &self.project_ids)
             .finish()
     }
 }
@@ -238,14 +249,28 @@ impl Config {
                 p.push(format!("access key id {} is listed twice", k.id));
             }
         }
-        if self.access_keys.is_empty() && !self.server.listen.ip().is_loopback() && !self.server.allow_anonymous {
+        let mut tokens = std::collections::HashSet::new();
+        for t in &self.lts.tokens {
+            if t.token.expose().is_empty() || t.project_id.is_empty() {
+                p.push("lts.tokens entries need a non-empty token and project_id".into());
+            }
+            if !tokens.insert(t.token.expose()) {
+                p.push(format!("an lts token (for project id {}) is listed twice", t.project_id));
+            }
+        }
+        if self.is_open() && !self.server.listen.ip().is_loopback() && !self.server.allow_anonymous {
             p.push(format!(
-                "no access_keys are configured and {} is not a loopback address: configure keys, \
+                "no access_keys or lts.tokens are configured and {} is not a loopback address: configure keys, \
                  or set server.allow_anonymous = true (--allow-anonymous) to accept unsigned writes from the network",
                 self.server.listen
             ));
         }
         p
+    }
+
+    /// No credentials of any kind are configured: every request is anonymous.
+    pub fn is_open(&self) -> bool {
+        self.access_keys.is_empty() && self.lts.tokens.is_empty()
     }
 
     pub fn worker_count(&self) -> usize {
@@ -294,6 +319,20 @@ mod tests {
         let c = Config::from_toml("[callback]\nproject = \"{nope}\"\n").unwrap();
         assert_eq!(c.problems().len(), 1);
         assert!(c.problems()[0].contains("{nope}"));
+    }
+
+    #[test]
+    fn lts_tokens_and_key_project_ids_parse_and_close_the_open_mode() {
+        let c = Config::from_toml(
+            "[[lts.tokens]]\ntoken = \"t1\"\nproject_id = \"p\"\n\n[[lts.tokens]]\ntoken = \"t1\"\nproject_id = \"\"\n\n\
+             [[access_keys]]\nid = \"a\"\nsecret = \"s\"\nproject_ids = [\"p\"]\n",
+        )
+        .unwrap();
+        assert!(!c.is_open());
+        assert_eq!(c.access_keys[0].project_ids, vec!["p".to_string()]);
+        let problems = c.problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(!format!("{c:?} {problems:?}").contains("t1"), "tokens never appear in Debug or problems");
     }
 
     #[test]

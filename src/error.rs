@@ -4,6 +4,11 @@
 //! Names and statuses follow the SLS documents (`shared/docs/protocols/sls.md` §3.4, §5.3, §6.2 and
 //! the PutLogs seed). Where the documents disagree or are silent, the choice is written next to
 //! the variant.
+//!
+//! The same codes are rendered in three dialects ([`Dialect`]): SLS (`errorCode`/`errorMessage`),
+//! the LTS management API (`error_code`/`error_msg`, codes `LTS.xxxx` and the API gateway's
+//! `APIGW.xxxx`, lts.md §4) and the LTS log-report API (`errorCode`/`error_msg`/`result`, codes
+//! `SVCSTG.ALS.*`, lts.md §5). Status and wire name per dialect are decided here and nowhere else.
 
 use http::StatusCode;
 
@@ -43,10 +48,17 @@ pub enum ErrorCode {
     InvalidRequestTime,
     RequestTimeExpired,
 
+    /// LTS: an `X-Auth-Token` that no configured token matches.
+    InvalidToken,
+    /// LTS: the `project_id` of the URL is not one the token or access key may use.
+    InvalidProjectId,
+
     // ---- catalog ----
+    /// Also the LTS "log group does not exist" (`LTS.0201`): a log group is a project.
     ProjectNotExist,
     ProjectAlreadyExist,
     ProjectInfoInvalid,
+    /// Also the LTS "log stream does not exist" (`LTS.0208`): a log stream is a logstore.
     LogStoreNotExist,
     LogStoreAlreadyExist,
     LogStoreInfoInvalid,
@@ -92,7 +104,8 @@ impl ErrorCode {
             | ParameterInvalid
             | InvalidCursor => StatusCode::BAD_REQUEST,
             PostBodyTimeOutOfRange => StatusCode::from_u16(499).expect("499 is a valid status"),
-            InvalidAccessKeyId | SignatureNotMatch | Unauthorized => StatusCode::UNAUTHORIZED,
+            InvalidAccessKeyId | SignatureNotMatch | Unauthorized | InvalidToken => StatusCode::UNAUTHORIZED,
+            InvalidProjectId => StatusCode::FORBIDDEN,
             ProjectNotExist | LogStoreNotExist | InvalidUrl => StatusCode::NOT_FOUND,
             InvalidMethod => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
@@ -123,6 +136,8 @@ impl ErrorCode {
             MissingDate => "MissingDate",
             InvalidRequestTime => "InvalidRequestTime",
             RequestTimeExpired => "RequestTimeExpired",
+            InvalidToken => "InvalidToken",
+            InvalidProjectId => "InvalidProjectId",
             ProjectNotExist => "ProjectNotExist",
             ProjectAlreadyExist => "ProjectAlreadyExist",
             ProjectInfoInvalid => "ProjectInfoInvalid",
@@ -143,6 +158,83 @@ impl ErrorCode {
     pub fn retryable(self) -> bool {
         matches!(self, ErrorCode::ServerBusy | ErrorCode::InternalServerError)
     }
+
+    /// HTTP status of the code in a dialect. LTS documents 400 for an unknown log group or stream
+    /// (`LTS.0201`, `LTS.0208`) and for every body problem (no 499), and 401 for every failure of
+    /// the gateway's authentication, including a malformed or stale signature. The report API
+    /// answers an invalid project id with 401 (its seed's example), the management API with 403.
+    pub fn status_in(self, dialect: Dialect) -> StatusCode {
+        use ErrorCode::*;
+        match (dialect, self) {
+            (Dialect::Sls, code) => code.status(),
+            (Dialect::LtsReport, InvalidProjectId) => StatusCode::UNAUTHORIZED,
+            (_, PostBodyTimeOutOfRange | ProjectNotExist | LogStoreNotExist) => StatusCode::BAD_REQUEST,
+            (_, MissAccessKeyId | MissingDate | InvalidRequestTime | RequestTimeExpired) => StatusCode::UNAUTHORIZED,
+            (_, code) => code.status(),
+        }
+    }
+
+    /// The `error_code` of the LTS management dialect (lts.md §4.1). Authentication failures carry
+    /// the API gateway's codes, as real LTS answers them before the service sees the request.
+    pub fn lts_name(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            PostBodyInvalid
+            | PostBodyTimeOutOfRange
+            | InvalidTimestamp
+            | InvalidEncoding
+            | InvalidKey
+            | PostBodyTooLarge
+            | PostBodyUncompressError
+            | MissingBodyRawSize
+            | InvalidBodyRawSize
+            | InvalidCompressType
+            | InvalidContentMd5
+            | MissingContentLength
+            | ProjectInfoInvalid
+            | LogStoreInfoInvalid
+            | ShardNotExist
+            | ParameterInvalid
+            | InvalidCursor => "LTS.0009",
+            MissAccessKeyId | InvalidAccessKeyId | SignatureNotMatch | Unauthorized | MissingDate
+            | InvalidRequestTime => "APIGW.0301",
+            RequestTimeExpired => "APIGW.0303",
+            InvalidToken => "LTS.0003",
+            InvalidProjectId => "LTS.0011",
+            ProjectNotExist => "LTS.0201",
+            ProjectAlreadyExist => "LTS.0101",
+            LogStoreNotExist => "LTS.0208",
+            LogStoreAlreadyExist => "LTS.0205",
+            InvalidMethod | InvalidUrl => "APIGW.0101",
+            ServerBusy | InternalServerError => "LTS.0010",
+        }
+    }
+
+    /// The `errorCode` of the LTS report dialect (`…/tenant/contents`, lts.md §5.1): the two codes
+    /// its document names (`SVCSTG.ALS.200.201` for a bad request, `SVCSTG.ALS.403.105` for an
+    /// invalid project id), the LTS codes for an unknown log group or stream, and the management
+    /// codes for everything else.
+    pub fn report_name(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            InvalidProjectId => "SVCSTG.ALS.403.105",
+            ProjectNotExist | LogStoreNotExist => self.lts_name(),
+            code if code.lts_name() == "LTS.0009" => "SVCSTG.ALS.200.201",
+            code => code.lts_name(),
+        }
+    }
+}
+
+/// Which API family a request belongs to, so an error is rendered the way that family's clients
+/// parse it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SLS: `{"errorCode","errorMessage"}`.
+    Sls,
+    /// LTS management and query API: `{"error_code","error_msg"}`.
+    Lts,
+    /// LTS log reporting (`…/tenant/contents`): `{"errorCode","error_msg","result":null}`.
+    LtsReport,
 }
 
 /// An error as the client sees it: a code from the table and a human message.
@@ -192,6 +284,24 @@ mod tests {
     fn time_out_of_range_uses_the_seed_status_and_shared_name() {
         assert_eq!(ErrorCode::PostBodyTimeOutOfRange.status().as_u16(), 499);
         assert_eq!(ErrorCode::PostBodyTimeOutOfRange.sls_name(), "PostBodyInvalid");
+    }
+
+    #[test]
+    fn lts_dialects_use_lts_statuses_and_codes() {
+        use Dialect::*;
+        assert_eq!(ErrorCode::PostBodyTimeOutOfRange.status_in(Lts), StatusCode::BAD_REQUEST);
+        assert_eq!(ErrorCode::PostBodyTimeOutOfRange.report_name(), "SVCSTG.ALS.200.201");
+        assert_eq!(ErrorCode::ProjectNotExist.status_in(LtsReport), StatusCode::BAD_REQUEST);
+        assert_eq!(ErrorCode::ProjectNotExist.report_name(), "LTS.0201");
+        assert_eq!(ErrorCode::LogStoreNotExist.lts_name(), "LTS.0208");
+        assert_eq!(ErrorCode::InvalidProjectId.status_in(LtsReport), StatusCode::UNAUTHORIZED);
+        assert_eq!(ErrorCode::InvalidProjectId.status_in(Lts), StatusCode::FORBIDDEN);
+        assert_eq!(ErrorCode::InvalidProjectId.report_name(), "SVCSTG.ALS.403.105");
+        assert_eq!(ErrorCode::RequestTimeExpired.status_in(Lts), StatusCode::UNAUTHORIZED);
+        assert_eq!(ErrorCode::RequestTimeExpired.lts_name(), "APIGW.0303");
+        assert_eq!(ErrorCode::MissAccessKeyId.status_in(LtsReport), StatusCode::UNAUTHORIZED);
+        assert_eq!(ErrorCode::ServerBusy.status_in(LtsReport), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ErrorCode::PostBodyTimeOutOfRange.status_in(Sls).as_u16(), 499);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::validate::Limits;
 use crate::wire::compress::{self, Compression};
 use crate::wire::json::{json_to_log_group, LogTime};
 use crate::wire::loggroup::{validate_log_group, GroupStats};
+use crate::wire::lts::{report_to_log_group, ReportShape};
 use crate::wire::package::split_package_list;
 
 /// Bodies at least this large are decoded on the blocking pool so that the async runtime never
@@ -51,6 +52,8 @@ pub enum BodyFormat {
     PackageList,
     /// A JSON `{__topic__, __source__, __logs__, __tags__}` object.
     Json(LogTime),
+    /// A Huawei LTS log report (`tenant/contents` or its high-accuracy form).
+    LtsReport(ReportShape),
 }
 
 pub struct Ingest {
@@ -231,9 +234,13 @@ impl Ingest {
                 let pb = Bytes::from(json_to_log_group(&raw, time, self.limits.max_logs)?);
                 (Codec::None, pb.clone(), pb)
             }
+            (BodyFormat::LtsReport(shape), _) => {
+                let pb = Bytes::from(report_to_log_group(&raw, shape, self.limits.max_logs)?);
+                (Codec::None, pb.clone(), pb)
+            }
             (_, Compression::Lz4) => (Codec::Lz4, part.body.clone(), Bytes::from(raw.into_owned())),
             (_, Compression::None) => (Codec::None, part.body.clone(), part.body.clone()),
-            (_, Compression::Deflate | Compression::Zstd) => {
+            (_, Compression::Deflate | Compression::Zstd | Compression::Gzip | Compression::Snappy) => {
                 let raw = Bytes::from(raw.into_owned());
                 (Codec::None, raw.clone(), raw)
             }

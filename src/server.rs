@@ -44,9 +44,9 @@ impl Services {
                 sync: config.storage.durability == Durability::Power,
             },
         );
-        let open_mode = config.access_keys.is_empty();
+        let open_mode = config.is_open();
         let ingest = Arc::new(Ingest::new(catalog.clone(), workers.clone(), config.limits.clone(), open_mode));
-        let keys = KeyRing::new(config.access_keys.clone());
+        let keys = KeyRing::new(config.access_keys.clone(), config.lts.tokens.clone());
         let state = Arc::new(AppState { catalog, ingest, log, keys, config, shutting_down: AtomicBool::new(false) });
         Ok(Services { state, store, workers })
     }

@@ -1,4 +1,5 @@
 //! Management and read operations, free of HTTP types: the HTTP layer parses a request, calls
 //! one of these, and renders the result. One submodule per API dialect.
 
+pub mod lts;
 pub mod sls;

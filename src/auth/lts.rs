@@ -5,8 +5,8 @@
 //!
 //! The same [`KeyRing`] serves both dialects: the LTS AK is the access key id, the SK its secret.
 //! Signing key = SK bytes, no derivation. Only this algorithm is verified here: `X-Auth-Token`
-//! (lts.md §1.4) and the derived `V11-HMAC-SHA256` (§1.2) are not; an STS `X-Security-Token`
-//! (§1.3) is signed like any other header and not otherwise checked.
+//! (lts.md §1.4) is `token.rs`'s, and the derived `V11-HMAC-SHA256` (§1.2) is not accepted; an
+//! STS `X-Security-Token` (§1.3) is signed like any other header and not otherwise checked.
 //!
 //! Invariants (reliability notes S7):
 //! - `SignedHeaders` must name `host` and `x-sdk-date`, so neither can be swapped on a replay.
@@ -245,7 +245,15 @@ mod tests {
     }
 
     fn ring() -> KeyRing {
-        KeyRing::new(vec![AccessKey { id: "testak".into(), secret: Secret::new("testsk"), projects: vec![] }])
+        KeyRing::new(
+            vec![AccessKey {
+                id: "testak".into(),
+                secret: Secret::new("testsk"),
+                projects: vec![],
+                project_ids: vec![],
+            }],
+            vec![],
+        )
     }
 
     fn auth(access: &str, signed_headers: &str, signature: &str) -> String {

@@ -15,6 +15,9 @@
 mod lts;
 mod sls_v1;
 mod sls_v4;
+mod token;
+
+pub use token::{LtsCaller, LtsToken};
 
 use std::collections::HashMap;
 
@@ -33,6 +36,10 @@ pub struct AccessKey {
     pub secret: Secret,
     #[serde(default)]
     pub projects: Vec<String>,
+    /// LTS project ids (the `{project_id}` of `/v2/{project_id}/…` URLs) the key may use; empty =
+    /// any.
+    #[serde(default)]
+    pub project_ids: Vec<String>,
 }
 
 /// A secret string whose Debug/Display print `[REDACTED]`; deserializes from a plain string.
@@ -69,17 +76,18 @@ impl std::fmt::Display for Secret {
     }
 }
 
-/// All configured keys, looked up by id.
+/// All configured access keys, looked up by id, and the LTS tokens.
 #[derive(Clone, Default)]
 pub struct KeyRing {
     keys: HashMap<String, AccessKey>,
+    tokens: Vec<LtsToken>,
 }
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut ids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
         ids.sort_unstable();
-        f.debug_struct("KeyRing").field("ids", &ids).finish()
+        f.debug_struct("KeyRing").field("ids", &ids).field("tokens", &self.tokens.len()).finish()
     }
 }
 
@@ -105,14 +113,14 @@ pub struct Verified {
 impl KeyRing {
     /// Builds the ring. If two keys share an id the later one wins; `Config::problems` rejects
     /// such files before they get here.
-    pub fn new(keys: Vec<AccessKey>) -> KeyRing {
+    pub fn new(keys: Vec<AccessKey>, tokens: Vec<LtsToken>) -> KeyRing {
         let keys = keys.into_iter().map(|k| (k.id.clone(), k)).collect();
-        KeyRing { keys }
+        KeyRing { keys, tokens }
     }
 
-    /// No keys configured => anonymous mode (the caller decides what that allows).
+    /// No keys and no tokens configured => anonymous mode (the caller decides what that allows).
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.keys.is_empty() && self.tokens.is_empty()
     }
 
     /// Verifies the Authorization header (v1 `LOG id:sig` or v4
@@ -323,14 +331,18 @@ mod tests {
     use super::*;
 
     fn ring() -> KeyRing {
-        KeyRing::new(vec![
-            AccessKey { id: "AKID".into(), secret: Secret::new("SECRET"), projects: vec![] },
-            AccessKey {
-                id: "SCOPED".into(),
-                secret: Secret::new("OTHER-SECRET"),
-                projects: vec!["p1".into(), "p2".into()],
-            },
-        ])
+        KeyRing::new(
+            vec![
+                AccessKey { id: "AKID".into(), secret: Secret::new("SECRET"), projects: vec![], project_ids: vec![] },
+                AccessKey {
+                    id: "SCOPED".into(),
+                    secret: Secret::new("OTHER-SECRET"),
+                    projects: vec!["p1".into(), "p2".into()],
+                    project_ids: vec![],
+                },
+            ],
+            vec![],
+        )
     }
 
     fn verify_with(authorization: Option<&str>) -> ApiResult<Verified> {
@@ -345,7 +357,7 @@ mod tests {
 
     #[test]
     fn secret_is_redacted_in_debug_and_display() {
-        let key = AccessKey { id: "AKID".into(), secret: Secret::new("SECRET"), projects: vec![] };
+        let key = AccessKey { id: "AKID".into(), secret: Secret::new("SECRET"), projects: vec![], project_ids: vec![] };
         assert_eq!(format!("{:?}", key.secret), "[REDACTED]");
         assert_eq!(format!("{}", key.secret), "[REDACTED]");
         assert_eq!(key.secret.expose(), "SECRET");
@@ -365,8 +377,8 @@ mod tests {
         assert_eq!(file.access_keys[0].secret.expose(), "s1");
         assert_eq!(file.access_keys[0].projects, vec!["p1".to_string()]);
         assert!(file.access_keys[1].projects.is_empty());
-        assert!(!KeyRing::new(file.access_keys).is_empty());
-        assert!(KeyRing::new(vec![]).is_empty());
+        assert!(!KeyRing::new(file.access_keys, vec![]).is_empty());
+        assert!(KeyRing::new(vec![], vec![]).is_empty());
     }
 
     #[test]

@@ -126,8 +126,13 @@ mod tests {
     const SIG: &str = "DN4wlvxDWZqzwobr6e5TSYcXpXY=";
 
     fn ring() -> KeyRing {
-        let key = |id: &str, secret: &str| AccessKey { id: id.into(), secret: Secret::new(secret), projects: vec![] };
-        KeyRing::new(vec![key("AKID", "SECRET"), key("OTHER", "NOT-THE-SECRET")])
+        let key = |id: &str, secret: &str| AccessKey {
+            id: id.into(),
+            secret: Secret::new(secret),
+            projects: vec![],
+            project_ids: vec![],
+        };
+        KeyRing::new(vec![key("AKID", "SECRET"), key("OTHER", "NOT-THE-SECRET")], vec![])
     }
 
     /// The worked vector of sls.md §5.1 as PY 0.9.52 sends it (x-log-date is a copy of Date,

@@ -186,8 +186,8 @@ mod tests {
     const SCOPE: &str = "20261123/cn-hangzhou/sls/aliyun_v4_request";
 
     fn ring() -> KeyRing {
-        let key = AccessKey { id: "AKID".into(), secret: Secret::new("SECRET"), projects: vec![] };
-        KeyRing::new(vec![key])
+        let key = AccessKey { id: "AKID".into(), secret: Secret::new("SECRET"), projects: vec![], project_ids: vec![] };
+        KeyRing::new(vec![key], vec![])
     }
 
     fn auth(scope: &str, signature: &str) -> String {

@@ -142,6 +142,29 @@ impl Catalog {
         entry.logstores.get(name).cloned().ok_or_else(|| ApiError::logstore_not_exist(name))
     }
 
+    /// The project whose UUID is `id`: an LTS log group id. A scan of the cached projects (the LTS
+    /// quota is 100 log groups), cheap beside the request it serves.
+    pub fn project_by_id(&self, id: Uuid) -> ApiResult<Project> {
+        let state = self.state.read().expect("catalog lock");
+        state
+            .values()
+            .find(|e| e.project.id == id)
+            .map(|e| e.project.clone())
+            .ok_or_else(|| ApiError::new(ErrorCode::ProjectNotExist, format!("The log group does not exist: {id}")))
+    }
+
+    /// The logstore of `project` whose UUID is `id`: an LTS log stream id (at most 100 per group).
+    pub fn logstore_by_id(&self, project: &str, id: Uuid) -> ApiResult<Arc<Logstore>> {
+        let state = self.state.read().expect("catalog lock");
+        let entry = state.get(project).ok_or_else(|| ApiError::project_not_exist(project))?;
+        entry
+            .logstores
+            .values()
+            .find(|ls| ls.id == id)
+            .cloned()
+            .ok_or_else(|| ApiError::new(ErrorCode::LogStoreNotExist, format!("The log stream does not exist: {id}")))
+    }
+
     pub fn logstores(&self, project: &str) -> ApiResult<Vec<Arc<Logstore>>> {
         let state = self.state.read().expect("catalog lock");
         let entry = state.get(project).ok_or_else(|| ApiError::project_not_exist(project))?;
@@ -451,5 +474,22 @@ mod tests {
         assert_eq!(c.logstore("auto-proj", "auto_store").unwrap_err().code, ErrorCode::LogStoreNotExist);
         c.delete_project("auto-proj").unwrap();
         assert_eq!(c.project("auto-proj").unwrap_err().code, ErrorCode::ProjectNotExist);
+    }
+
+    #[test]
+    fn lts_ids_are_the_uuids_and_survive_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (group, stream) = {
+            let c = open(dir.path(), true);
+            let ls = c.resolve_for_write("group-a", "stream_a", false).unwrap();
+            c.resolve_for_write("group-b", "stream_a", false).unwrap();
+            (c.project("group-a").unwrap().id, ls.id)
+        };
+        let c = open(dir.path(), false);
+        assert_eq!(c.project_by_id(group).unwrap().name, "group-a");
+        assert_eq!(c.logstore_by_id("group-a", stream).unwrap().name, "stream_a");
+        // The stream id belongs to group-a only.
+        assert_eq!(c.logstore_by_id("group-b", stream).unwrap_err().code, ErrorCode::LogStoreNotExist);
+        assert_eq!(c.project_by_id(stream).unwrap_err().code, ErrorCode::ProjectNotExist);
     }
 }

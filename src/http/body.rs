@@ -10,6 +10,9 @@ use hyper::body::Incoming;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
+/// Largest body accepted by management calls (SLS and LTS).
+pub const MANAGEMENT_BODY_LIMIT: usize = 1024 * 1024;
+
 fn too_large(max: usize) -> ApiError {
     ApiError::new(ErrorCode::PostBodyTooLarge, format!("the request body is larger than {max} bytes"))
 }

@@ -1,10 +1,11 @@
 //! The hyper front end: the accept loop (connection cap, header-read timeout, graceful drain),
 //! and per request: project resolution, endpoint parsing, capped body collection, Content-MD5 and
-//! signature checks, then dispatch to the SLS handlers. Handlers return domain results; only
-//! [`response`] renders them.
+//! signature checks, then dispatch to the SLS or the LTS handlers (by path). Handlers return domain
+//! results; only [`response`] renders them, in the dialect of the API called.
 
 pub mod body;
 pub mod callback;
+pub mod lts;
 pub mod response;
 pub mod router;
 pub mod sls;
@@ -26,6 +27,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::auth::KeyRing;
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::error::Dialect;
 use crate::ingest::Ingest;
 use crate::store::ShardLog;
 use response::Body;
@@ -98,7 +100,14 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 
 async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let request_id = response::new_request_id();
-    let response = match sls::handle(&state, peer, req, &request_id).await {
+    // CORS preflights are answered by the SLS adapter whatever the path.
+    let (dialect, result) = if req.method() != http::Method::OPTIONS && lts::is_lts_path(req.uri().path()) {
+        let dialect = lts::dialect_of(req.uri().path());
+        (dialect, lts::handle(&state, peer, req, &request_id).await)
+    } else {
+        (Dialect::Sls, sls::handle(&state, peer, req, &request_id).await)
+    };
+    let response = match result {
         Ok(r) => r,
         Err(e) => {
             if e.code.status().is_server_error() {
@@ -106,7 +115,7 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) 
             } else {
                 tracing::debug!(request_id, code = e.code.sls_name(), message = %e.message, "request refused");
             }
-            response::error(&request_id, &e)
+            response::error(dialect, &request_id, &e)
         }
     };
     Ok(response)

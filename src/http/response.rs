@@ -1,13 +1,13 @@
-//! Renders results and errors as HTTP responses in the SLS dialect, with the headers every SLS
-//! response carries (`x-log-requestid`, `x-log-time`, CORS). The only place an [`ApiError`]
-//! becomes a status and a body.
+//! Renders results and errors as HTTP responses, with the headers every response carries
+//! (`x-log-requestid` for SLS clients, `X-Request-Id` for LTS clients, `x-log-time`, CORS). The
+//! only place an [`ApiError`] becomes a status and a body, in the dialect of the API called.
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, RETRY_AFTER, SERVER};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Dialect};
 
 pub type Body = Full<Bytes>;
 
@@ -22,7 +22,8 @@ fn base(status: StatusCode, request_id: &str, body: Bytes) -> Response<Body> {
     *r.status_mut() = status;
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-log-requestid", v);
+        h.insert("x-log-requestid", v.clone());
+        h.insert("x-request-id", v);
     }
     h.insert("x-log-time", HeaderValue::from(crate::catalog::now_secs()));
     h.insert(SERVER, HeaderValue::from_static("logtide"));
@@ -42,7 +43,12 @@ pub fn no_content(request_id: &str) -> Response<Body> {
 
 /// 200 with a JSON body.
 pub fn json(request_id: &str, value: &serde_json::Value) -> Response<Body> {
-    let mut r = base(StatusCode::OK, request_id, Bytes::from(value.to_string()));
+    json_with_status(StatusCode::OK, request_id, value)
+}
+
+/// A JSON body with the given status (LTS answers creations with 201).
+pub fn json_with_status(status: StatusCode, request_id: &str, value: &serde_json::Value) -> Response<Body> {
+    let mut r = base(status, request_id, Bytes::from(value.to_string()));
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
@@ -64,11 +70,18 @@ pub fn binary(
     r
 }
 
-/// `{"errorCode","errorMessage"}` with the status from the error table; `Retry-After` when the
-/// client should retry.
-pub fn error(request_id: &str, e: &ApiError) -> Response<Body> {
-    let body = serde_json::json!({ "errorCode": e.code.sls_name(), "errorMessage": e.message });
-    let mut r = base(e.code.status(), request_id, Bytes::from(body.to_string()));
+/// The error in the dialect's body shape with the status from the error table; `Retry-After`
+/// when the client should retry. SLS: `{"errorCode","errorMessage"}`; LTS management:
+/// `{"error_code","error_msg"}`; LTS report: `{"errorCode","error_msg","result":null}`.
+pub fn error(dialect: Dialect, request_id: &str, e: &ApiError) -> Response<Body> {
+    let body = match dialect {
+        Dialect::Sls => serde_json::json!({ "errorCode": e.code.sls_name(), "errorMessage": e.message }),
+        Dialect::Lts => serde_json::json!({ "error_code": e.code.lts_name(), "error_msg": e.message }),
+        Dialect::LtsReport => {
+            serde_json::json!({ "errorCode": e.code.report_name(), "error_msg": e.message, "result": null })
+        }
+    };
+    let mut r = base(e.code.status_in(dialect), request_id, Bytes::from(body.to_string()));
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if e.code.retryable() {
         r.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
@@ -90,11 +103,47 @@ mod tests {
 
     #[test]
     fn busy_errors_say_when_to_retry() {
-        let r = error("ID", &ApiError::new(ErrorCode::ServerBusy, "busy"));
+        let r = error(Dialect::Sls, "ID", &ApiError::new(ErrorCode::ServerBusy, "busy"));
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(r.headers()[RETRY_AFTER], "1");
         assert_eq!(r.headers()["x-log-requestid"], "ID");
-        let r = error("ID", &ApiError::new(ErrorCode::InvalidKey, "bad"));
+        let r = error(Dialect::Sls, "ID", &ApiError::new(ErrorCode::InvalidKey, "bad"));
         assert!(r.headers().get(RETRY_AFTER).is_none());
+    }
+
+    fn body_of(r: Response<Body>) -> serde_json::Value {
+        use http_body_util::BodyExt;
+        let bytes = block_on_ready(r.into_body().collect()).unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    /// `Full` bodies are ready at once; poll the collect future to completion without a runtime.
+    fn block_on_ready<F: std::future::Future>(f: F) -> F::Output {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    #[test]
+    fn each_dialect_has_its_body_shape_and_request_id_header() {
+        let e = ApiError::new(ErrorCode::LogStoreNotExist, "no such stream");
+        let r = error(Dialect::Lts, "RID", &e);
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.headers()["x-request-id"], "RID");
+        assert_eq!(body_of(r), serde_json::json!({"error_code": "LTS.0208", "error_msg": "no such stream"}));
+        let r = error(Dialect::LtsReport, "RID", &ApiError::new(ErrorCode::InvalidEncoding, "not utf-8"));
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body_of(r),
+            serde_json::json!({"errorCode": "SVCSTG.ALS.200.201", "error_msg": "not utf-8", "result": null})
+        );
+        let r = error(Dialect::Sls, "RID", &e);
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(body_of(r), serde_json::json!({"errorCode": "LogStoreNotExist", "errorMessage": "no such stream"}));
     }
 }

@@ -25,9 +25,6 @@ use crate::route;
 use crate::wire::compress::{self, Compression};
 use crate::wire::json::LogTime;
 
-/// Largest body accepted by management calls.
-const MANAGEMENT_BODY_LIMIT: usize = 1024 * 1024;
-
 pub async fn handle(
     state: &Arc<AppState>,
     peer: SocketAddr,
@@ -57,7 +54,7 @@ pub async fn handle(
         }
         return Ok(response::json(request_id, &json!({"status": "ok"})));
     }
-    let limit = if endpoint.is_write() { state.ingest.limits().max_wire_bytes() } else { MANAGEMENT_BODY_LIMIT };
+    let limit = if endpoint.is_write() { state.ingest.limits().max_wire_bytes() } else { body::MANAGEMENT_BODY_LIMIT };
     let timeout = Duration::from_secs(state.config.server.body_read_timeout_secs);
     let body = body::collect(&parts.headers, incoming, limit, timeout).await?;
     check_content_md5(&parts.headers, &body)?;
@@ -106,11 +103,11 @@ fn put_logs_format(h: &HeaderMap) -> BodyFormat {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
+pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
     tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
 }
 
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(super) fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 

@@ -1,5 +1,7 @@
 //! Body compression as SLS clients use it (sls.md §4): LZ4 raw blocks with the raw size carried
-//! only in `x-log-bodyrawsize`, zlib-wrapped deflate (RFC 1950) and standard zstd frames.
+//! only in `x-log-bodyrawsize`, zlib-wrapped deflate (RFC 1950) and standard zstd frames; and as
+//! the LTS high-accuracy report names it in `Content-Encoding` (lts.md §5.2): gzip (RFC 1952) and
+//! snappy (a raw block, or the framing format recognised by its stream identifier).
 //!
 //! Decompression is capped: it never allocates or keeps more than `max_raw` bytes, and it checks
 //! a declared size against the cap before allocating anything (a 64 GiB `x-log-bodyrawsize` once
@@ -18,6 +20,10 @@ pub enum Compression {
     Lz4,
     Deflate,
     Zstd,
+    /// LTS `Content-Encoding: gzip`; one or more gzip members.
+    Gzip,
+    /// LTS `Content-Encoding: snappy`.
+    Snappy,
 }
 
 impl Compression {
@@ -39,6 +45,22 @@ impl Compression {
             Ok(Compression::Zstd)
         } else {
             Err(ApiError::new(ErrorCode::InvalidCompressType, format!("x-log-compresstype {raw} is unsupported.")))
+        }
+    }
+
+    /// Parses the `Content-Encoding` of an LTS report (lts.md §5.2, `GZIP|SNAPPY|gzip|snappy`):
+    /// absent, empty or `identity` is uncompressed; `gzip` and `snappy` in any case. Anything else
+    /// is `InvalidCompressType`.
+    pub fn from_content_encoding(value: Option<&str>) -> ApiResult<Compression> {
+        let name = value.map(str::trim).unwrap_or("");
+        if name.is_empty() || name.eq_ignore_ascii_case("identity") {
+            Ok(Compression::None)
+        } else if name.eq_ignore_ascii_case("gzip") {
+            Ok(Compression::Gzip)
+        } else if name.eq_ignore_ascii_case("snappy") {
+            Ok(Compression::Snappy)
+        } else {
+            Err(ApiError::new(ErrorCode::InvalidCompressType, format!("Content-Encoding {name} is unsupported.")))
         }
     }
 
@@ -69,6 +91,8 @@ impl Compression {
             Compression::Lz4 => Some("lz4"),
             Compression::Deflate => Some("deflate"),
             Compression::Zstd => Some("zstd"),
+            Compression::Gzip => Some("gzip"),
+            Compression::Snappy => Some("snappy"),
         }
     }
 }
@@ -147,6 +171,14 @@ pub fn decompress_into(
             out.clear();
             zstd_into(body, cap, out)
         }
+        Compression::Gzip => {
+            out.clear();
+            read_capped(flate2::bufread::MultiGzDecoder::new(body), cap, out)
+        }
+        Compression::Snappy => {
+            out.clear();
+            snappy_into(body, cap, out)
+        }
     };
     let result = match (outcome, declared_raw) {
         (Ok(()), Some(declared)) if out.len() != declared => Err(uncompress_error(format!(
@@ -200,6 +232,14 @@ pub fn compress(c: Compression, raw: &[u8]) -> Vec<u8> {
             // Fails only when zstd cannot allocate its context.
             zstd::bulk::compress(raw, 1).expect("zstd compression of an in-memory buffer")
         }
+        Compression::Gzip => {
+            use std::io::Write;
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(raw).expect("gzip into a Vec cannot fail");
+            encoder.finish().expect("gzip into a Vec cannot fail")
+        }
+        // Fails only for inputs over snappy's ~4 GiB block limit, far above any body limit.
+        Compression::Snappy => snap::raw::Encoder::new().compress_vec(raw).expect("snappy block of a bounded body"),
     }
 }
 
@@ -345,6 +385,44 @@ fn check_zstd_frames(mut body: &[u8]) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Streams a decoder's output into `out`, never holding (or reserving) more than `cap` bytes.
+fn read_capped(mut reader: impl std::io::Read, cap: usize, out: &mut Vec<u8>) -> Result<(), Fail> {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Fail::Corrupt(e.to_string())),
+        };
+        let len = out.len() + n;
+        if len > cap {
+            return Err(Fail::OverCap);
+        }
+        if len > out.capacity() {
+            reserve_up_to(out, cap.min(len.max(out.capacity().saturating_mul(2))));
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Snappy: the framing format when the body starts with its stream identifier chunk, else one
+/// raw block, whose varint length prefix is checked against the cap before anything is allocated.
+fn snappy_into(body: &[u8], cap: usize, out: &mut Vec<u8>) -> Result<(), Fail> {
+    const STREAM_IDENTIFIER: &[u8] = b"\xff\x06\x00\x00sNaPpY";
+    if body.starts_with(STREAM_IDENTIFIER) {
+        return read_capped(snap::read::FrameDecoder::new(body), cap, out);
+    }
+    let len = snap::raw::decompress_len(body).map_err(|e| Fail::Corrupt(e.to_string()))?;
+    if len > cap {
+        return Err(Fail::OverCap);
+    }
+    out.resize(len, 0);
+    let written = snap::raw::Decoder::new().decompress(body, out).map_err(|e| Fail::Corrupt(e.to_string()))?;
+    out.truncate(written);
+    Ok(())
+}
+
 fn zstd_dst_too_small(code: usize) -> bool {
     use zstd::zstd_safe::zstd_sys::{ZSTD_ErrorCode, ZSTD_getErrorCode};
     // SAFETY: ZSTD_getErrorCode is a pure function of the integer it is given.
@@ -444,6 +522,44 @@ mod tests {
                     assert_eq!(&*cow, &raw[..], "{c:?} {len} without a declared size");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn lts_content_encodings_round_trip_and_are_capped() {
+        assert_eq!(Compression::from_content_encoding(None).unwrap(), Compression::None);
+        assert_eq!(Compression::from_content_encoding(Some("identity")).unwrap(), Compression::None);
+        assert_eq!(Compression::from_content_encoding(Some("GZIP")).unwrap(), Compression::Gzip);
+        assert_eq!(Compression::from_content_encoding(Some("snappy")).unwrap(), Compression::Snappy);
+        assert_eq!(code(Compression::from_content_encoding(Some("br"))), ErrorCode::InvalidCompressType);
+        let framed = |raw: &[u8]| {
+            use std::io::Write;
+            let mut w = snap::write::FrameEncoder::new(Vec::new());
+            w.write_all(raw).unwrap();
+            w.into_inner().unwrap()
+        };
+        for len in [1, 4096, 300_000] {
+            let raw = sample(len);
+            for (c, body) in [
+                (Compression::Gzip, compress(Compression::Gzip, &raw)),
+                (Compression::Snappy, compress(Compression::Snappy, &raw)),
+                (Compression::Snappy, framed(&raw)),
+            ] {
+                assert_eq!(&*decompress(c, &body, None, 3 * MIB).unwrap(), &raw[..], "{c:?} {len}");
+                // One byte under the size: refused as too large, with no more than the cap held.
+                let mut out = Vec::new();
+                assert_eq!(code(decompress_into(c, &body, None, len - 1, &mut out)), ErrorCode::PostBodyTooLarge);
+                assert!(out.capacity() <= len, "{c:?} reserved {} for a cap of {}", out.capacity(), len - 1);
+            }
+        }
+        // A 1 GiB claim in a snappy block's length prefix allocates nothing.
+        let mut out = Vec::new();
+        let lie = [0x80, 0x80, 0x80, 0x80, 0x04, 0x00];
+        assert_eq!(code(decompress_into(Compression::Snappy, &lie, None, MIB, &mut out)), ErrorCode::PostBodyTooLarge);
+        assert_eq!(out.capacity(), 0);
+        for c in [Compression::Gzip, Compression::Snappy] {
+            let code = code(decompress(c, b"\x1f\x8b garbage that is no stream", None, MIB));
+            assert_eq!(code, ErrorCode::PostBodyUncompressError, "{c:?}");
         }
     }
 
