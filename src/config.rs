@@ -26,11 +26,30 @@ pub struct Config {
 }
 
 /// The Huawei LTS dialect.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LtsConfig {
+    /// Most log groups (projects) CreateLogGroup may bring the catalog to.
+    pub max_log_groups: usize,
+    /// Most log streams (logstores) CreateLogStream may bring a group to.
+    pub max_log_streams_per_group: usize,
     /// `X-Auth-Token` values accepted, each for one LTS project id.
     pub tokens: Vec<LtsToken>,
+}
+
+impl Default for LtsConfig {
+    fn default() -> Self {
+        LtsConfig { max_log_groups: 100, max_log_streams_per_group: 100, tokens: Vec::new() }
+    }
+}
+
+impl LtsConfig {
+    pub fn quotas(&self) -> crate::catalog::LtsQuotas {
+        crate::catalog::LtsQuotas {
+            max_log_groups: self.max_log_groups,
+            max_log_streams_per_group: self.max_log_streams_per_group,
+        }
+    }
 }
 
 impl std::fmt::Debug for AccessKey {

@@ -62,6 +62,10 @@ pub enum ErrorCode {
     LogStoreNotExist,
     LogStoreAlreadyExist,
     LogStoreInfoInvalid,
+    /// More projects (LTS log groups) than the configured quota (`LTS.0104`).
+    ProjectQuotaExceed,
+    /// More logstores in a project (LTS log streams in a group) than the quota (`LTS.0206`).
+    LogStoreQuotaExceed,
     ShardNotExist,
     ParameterInvalid,
     InvalidCursor,
@@ -100,6 +104,8 @@ impl ErrorCode {
             | ProjectInfoInvalid
             | LogStoreAlreadyExist
             | LogStoreInfoInvalid
+            | ProjectQuotaExceed
+            | LogStoreQuotaExceed
             | ShardNotExist
             | ParameterInvalid
             | InvalidCursor => StatusCode::BAD_REQUEST,
@@ -144,6 +150,8 @@ impl ErrorCode {
             LogStoreNotExist => "LogStoreNotExist",
             LogStoreAlreadyExist => "LogStoreAlreadyExist",
             LogStoreInfoInvalid => "LogStoreInfoInvalid",
+            ProjectQuotaExceed => "ProjectQuotaExceed",
+            LogStoreQuotaExceed => "LogStoreQuotaExceed",
             ShardNotExist => "ShardNotExist",
             ParameterInvalid => "ParameterInvalid",
             InvalidCursor => "InvalidCursor",
@@ -200,7 +208,10 @@ impl ErrorCode {
             | InvalidRequestTime => "APIGW.0301",
             RequestTimeExpired => "APIGW.0303",
             InvalidToken => "LTS.0003",
-            InvalidProjectId => "LTS.0011",
+            // The API reference's 403 example (lts.md's OTC table says LTS.0011).
+            InvalidProjectId => "LTS.0001",
+            ProjectQuotaExceed => "LTS.0104",
+            LogStoreQuotaExceed => "LTS.0206",
             ProjectNotExist => "LTS.0201",
             ProjectAlreadyExist => "LTS.0101",
             LogStoreNotExist => "LTS.0208",
@@ -218,7 +229,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             InvalidProjectId => "SVCSTG.ALS.403.105",
-            ProjectNotExist | LogStoreNotExist => self.lts_name(),
+            ProjectNotExist | LogStoreNotExist | ProjectQuotaExceed | LogStoreQuotaExceed => self.lts_name(),
             code if code.lts_name() == "LTS.0009" => "SVCSTG.ALS.200.201",
             code => code.lts_name(),
         }

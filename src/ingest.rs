@@ -245,7 +245,19 @@ impl Ingest {
                 (Codec::None, raw.clone(), raw)
             }
         };
-        let stats: GroupStats = validate_log_group(&raw, &self.limits, now)?;
+        // The size rule is about the body the client sent, checked above. A JSON body turned into a
+        // LogGroup gains per-log framing the JSON did not carry (field tags, the `content` key,
+        // times), so the converted group is not judged by its own size again; it stays bounded by
+        // the JSON's size and the log count.
+        let converted;
+        let limits = match part.format {
+            BodyFormat::Json(_) | BodyFormat::LtsReport(_) => {
+                converted = Limits { max_raw_bytes: usize::MAX, ..self.limits.clone() };
+                &converted
+            }
+            BodyFormat::LogGroup | BodyFormat::PackageList => &self.limits,
+        };
+        let stats: GroupStats = validate_log_group(&raw, limits, now)?;
         let header = RecordHeader {
             codec,
             raw_len: stats.raw_len,

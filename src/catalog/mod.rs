@@ -16,6 +16,10 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::route::{self, Shard, ShardStatus};
 use crate::store::{keys, RocksStore};
 
+mod lts;
+
+pub use lts::{check_lts_name, check_lts_ttl, LtsQuotas, Tags};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Project {
     pub name: String,
@@ -23,6 +27,13 @@ pub struct Project {
     pub description: String,
     pub create_time: u64,
     pub last_modify_time: u64,
+    /// The LTS log group's retention in days; streams created without their own inherit it.
+    /// `None` for projects created through SLS.
+    #[serde(default)]
+    pub ttl_days: Option<u32>,
+    /// LTS tags.
+    #[serde(default)]
+    pub tags: Tags,
 }
 
 /// Settings of a logstore that clients choose (SLS CreateLogstore body).
@@ -47,6 +58,12 @@ pub struct Logstore {
     pub last_modify_time: u64,
     pub shards: Vec<Shard>,
     pub next_shard_id: u32,
+    /// Created through LTS without a ttl of its own: follows its log group's ttl.
+    #[serde(default)]
+    pub ttl_inherited: bool,
+    /// LTS tags.
+    #[serde(default)]
+    pub tags: Tags,
 }
 
 impl Logstore {
@@ -210,6 +227,12 @@ impl Catalog {
     pub fn create_project(&self, name: &str, description: &str) -> ApiResult<Project> {
         check_project_name(name)?;
         let _m = self.mutations.lock().expect("mutation lock");
+        self.insert_project(name, description, None, Tags::new())
+    }
+
+    /// Persists and caches a new project whose name the caller has checked. The caller holds the
+    /// mutation lock.
+    fn insert_project(&self, name: &str, description: &str, ttl_days: Option<u32>, tags: Tags) -> ApiResult<Project> {
         if self.state.read().expect("catalog lock").contains_key(name) {
             return Err(ApiError::new(ErrorCode::ProjectAlreadyExist, format!("Project {name} already exist")));
         }
@@ -220,6 +243,8 @@ impl Catalog {
             description: description.to_string(),
             create_time: now,
             last_modify_time: now,
+            ttl_days,
+            tags,
         };
         self.persist(&[(keys::project_key(name), to_json(&project)?)], &[])?;
         let entry = ProjectEntry { project: project.clone(), logstores: BTreeMap::new() };
@@ -257,6 +282,19 @@ impl Catalog {
         check_logstore_name(name)?;
         self.check_settings(&settings)?;
         let _m = self.mutations.lock().expect("mutation lock");
+        self.insert_logstore(project, name, settings, false, Tags::new())
+    }
+
+    /// Creates the column family, then persists and caches a new logstore whose name and settings
+    /// the caller has checked. The caller holds the mutation lock.
+    fn insert_logstore(
+        &self,
+        project: &str,
+        name: &str,
+        settings: LogstoreSettings,
+        ttl_inherited: bool,
+        tags: Tags,
+    ) -> ApiResult<Arc<Logstore>> {
         self.project(project)?;
         if self.logstore(project, name).is_ok() {
             return Err(ApiError::new(ErrorCode::LogStoreAlreadyExist, format!("logstore {name} already exists")));
@@ -282,6 +320,8 @@ impl Catalog {
             settings,
             create_time: now,
             last_modify_time: now,
+            ttl_inherited,
+            tags,
         };
         // Column family first: a crash before the catalog entry leaves an orphan that load() drops.
         self.store.create_stream(ls.id).map_err(ApiError::internal)?;

@@ -15,7 +15,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::response::{self, Body};
-use super::sls::header;
+use super::sls::{blocking, header};
 use super::{body, router, AppState};
 use crate::api::lts as api;
 use crate::auth::{LtsCaller, RequestView};
@@ -25,13 +25,27 @@ use crate::ingest::{BodyFormat, PutLogs};
 use crate::wire::compress::Compression;
 use crate::wire::lts::ReportShape;
 
-/// The LTS calls logtide serves so far.
+/// The LTS calls logtide serves (lts.md §3.1, §5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LtsEndpoint {
+    /// `POST /v2/{project_id}/groups`
+    CreateLogGroup,
     /// `GET /v2/{project_id}/groups`
     ListLogGroups,
+    /// `POST /v2/{project_id}/groups/{log_group_id}` (an update is a POST in LTS)
+    UpdateLogGroup { group: String },
+    /// `DELETE /v2/{project_id}/groups/{log_group_id}`
+    DeleteLogGroup { group: String },
+    /// `POST /v2/{project_id}/groups/{log_group_id}/streams`
+    CreateLogStream { group: String },
     /// `GET /v2/{project_id}/groups/{log_group_id}/streams`
     ListLogStreams { group: String },
+    /// `GET /v2/{project_id}/log-streams[?log_group_name=&log_stream_name=]`
+    ListAllLogStreams { group_name: Option<String>, stream_name: Option<String> },
+    /// `PUT /v2/{project_id}/groups/{log_group_id}/streams-ttl/{log_stream_id}`
+    UpdateLogStream { group: String, stream: String },
+    /// `DELETE /v2/{project_id}/groups/{log_group_id}/streams/{log_stream_id}`
+    DeleteLogStream { group: String, stream: String },
     /// `POST /v2/{project_id}/lts/groups/{g}/streams/{s}/tenant/contents[/high-accuracy]`
     Report { group: String, stream: String, shape: ReportShape },
 }
@@ -51,28 +65,45 @@ pub fn dialect_of(path: &str) -> Dialect {
     }
 }
 
-/// Maps method + decoded path to the project id and the endpoint.
-pub fn route(method: &Method, path: &str) -> ApiResult<(String, LtsEndpoint)> {
+/// Maps method + decoded path + query to the project id and the endpoint.
+pub fn route(method: &Method, path: &str, query: &router::Query) -> ApiResult<(String, LtsEndpoint)> {
+    use LtsEndpoint::*;
     let segs: Vec<&str> = path.trim_start_matches('/').trim_end_matches('/').split('/').collect();
-    let wrong_method =
-        || ApiError::new(ErrorCode::InvalidMethod, format!("invalid request method {method} for {path}"));
-    let (endpoint, expected) = match segs.as_slice() {
-        ["v2", _, "groups"] => (LtsEndpoint::ListLogGroups, Method::GET),
-        ["v2", _, "groups", g, "streams"] => (LtsEndpoint::ListLogStreams { group: g.to_string() }, Method::GET),
-        ["v2", _, "lts", "groups", g, "streams", s, "tenant", "contents"] => {
-            let e = LtsEndpoint::Report { group: g.to_string(), stream: s.to_string(), shape: ReportShape::Contents };
-            (e, Method::POST)
+    let s = |i: usize| segs[i].to_string();
+    let filter = |key: &str| query.get(key).filter(|v| !v.is_empty()).map(str::to_string);
+    let endpoint = match (segs.as_slice(), method) {
+        (["v2", _, "groups"], &Method::POST) => CreateLogGroup,
+        (["v2", _, "groups"], &Method::GET) => ListLogGroups,
+        (["v2", _, "groups", _], &Method::POST) => UpdateLogGroup { group: s(3) },
+        (["v2", _, "groups", _], &Method::DELETE) => DeleteLogGroup { group: s(3) },
+        (["v2", _, "groups", _, "streams"], &Method::POST) => CreateLogStream { group: s(3) },
+        (["v2", _, "groups", _, "streams"], &Method::GET) => ListLogStreams { group: s(3) },
+        (["v2", _, "log-streams"], &Method::GET) => {
+            ListAllLogStreams { group_name: filter("log_group_name"), stream_name: filter("log_stream_name") }
         }
-        ["v2", _, "lts", "groups", g, "streams", s, "tenant", "contents", "high-accuracy"] => {
-            let shape = ReportShape::HighAccuracy;
-            (LtsEndpoint::Report { group: g.to_string(), stream: s.to_string(), shape }, Method::POST)
+        (["v2", _, "groups", _, "streams-ttl", _], &Method::PUT) => UpdateLogStream { group: s(3), stream: s(5) },
+        (["v2", _, "groups", _, "streams", _], &Method::DELETE) => DeleteLogStream { group: s(3), stream: s(5) },
+        (["v2", _, "lts", "groups", _, "streams", _, "tenant", "contents"], &Method::POST) => {
+            Report { group: s(4), stream: s(6), shape: ReportShape::Contents }
+        }
+        (["v2", _, "lts", "groups", _, "streams", _, "tenant", "contents", "high-accuracy"], &Method::POST) => {
+            Report { group: s(4), stream: s(6), shape: ReportShape::HighAccuracy }
+        }
+        (
+            ["v2", _, "groups"]
+            | ["v2", _, "groups", _]
+            | ["v2", _, "groups", _, "streams"]
+            | ["v2", _, "log-streams"]
+            | ["v2", _, "groups", _, "streams-ttl", _]
+            | ["v2", _, "groups", _, "streams", _]
+            | ["v2", _, "lts", "groups", _, "streams", _, "tenant", "contents", ..],
+            _,
+        ) => {
+            return Err(ApiError::new(ErrorCode::InvalidMethod, format!("invalid request method {method} for {path}")))
         }
         _ => return Err(ApiError::new(ErrorCode::InvalidUrl, format!("no API at {path}"))),
     };
-    if *method != expected {
-        return Err(wrong_method());
-    }
-    Ok((segs[1].to_string(), endpoint))
+    Ok((s(1), endpoint))
 }
 
 pub async fn handle(
@@ -83,7 +114,8 @@ pub async fn handle(
 ) -> ApiResult<Response<Body>> {
     let (parts, incoming) = req.into_parts();
     let path = router::decode(parts.uri.path());
-    let (project_id, endpoint) = route(&parts.method, &path)?;
+    let query = router::Query::parse(parts.uri.query());
+    let (project_id, endpoint) = route(&parts.method, &path, &query)?;
     let limit = match endpoint {
         LtsEndpoint::Report { .. } => state.ingest.limits().max_wire_bytes(),
         _ => body::MANAGEMENT_BODY_LIMIT,
@@ -100,8 +132,17 @@ pub async fn handle(
     let caller = authenticate(state, &view, &project_id)?;
     let ctx = Ctx { state, caller, request_id };
     match endpoint {
+        LtsEndpoint::CreateLogGroup => ctx.create_log_group(body).await,
         LtsEndpoint::ListLogGroups => ctx.list_log_groups(),
+        LtsEndpoint::UpdateLogGroup { group } => ctx.update_log_group(&group, body).await,
+        LtsEndpoint::DeleteLogGroup { group } => ctx.delete_log_group(&group).await,
+        LtsEndpoint::CreateLogStream { group } => ctx.create_log_stream(&group, body).await,
         LtsEndpoint::ListLogStreams { group } => ctx.list_log_streams(&group),
+        LtsEndpoint::ListAllLogStreams { group_name, stream_name } => {
+            ctx.list_all_log_streams(group_name.as_deref(), stream_name.as_deref())
+        }
+        LtsEndpoint::UpdateLogStream { group, stream } => ctx.update_log_stream(&group, &stream, body).await,
+        LtsEndpoint::DeleteLogStream { group, stream } => ctx.delete_log_stream(&group, &stream).await,
         LtsEndpoint::Report { group, stream, shape } => {
             let compression = Compression::from_content_encoding(header(&parts.headers, "content-encoding"))?;
             ctx.report(&group, &stream, shape, compression, body, peer).await
@@ -162,24 +203,94 @@ impl Ctx<'_> {
         }
     }
 
+    fn json(&self, status: StatusCode, v: &serde_json::Value) -> Response<Body> {
+        response::json_with_status(status, self.request_id, v)
+    }
+
+    async fn create_log_group(&self, body: Bytes) -> ApiResult<Response<Body>> {
+        let new = api::parse_create_log_group(&body)?;
+        self.may_use(&new.name)?;
+        let (catalog, quotas) = (self.state.catalog.clone(), self.state.config.lts.quotas());
+        let ttl = new.ttl_days.unwrap_or(catalog.config().default_ttl_days);
+        let project = blocking(move || catalog.create_log_group(&new.name, ttl, new.tags, quotas)).await?;
+        Ok(self.json(StatusCode::CREATED, &json!({ "log_group_id": project.id })))
+    }
+
     fn list_log_groups(&self) -> ApiResult<Response<Body>> {
         let catalog = &self.state.catalog;
         let default_ttl = catalog.config().default_ttl_days;
         let mut groups = Vec::new();
         for project in catalog.projects() {
             if self.may_use(&project.name).is_ok() {
-                let streams = catalog.logstores(&project.name)?;
-                groups.push(api::log_group_json(&project, &streams, default_ttl));
+                let ttl = api::group_ttl(&project, &catalog.logstores(&project.name)?, default_ttl);
+                groups.push(api::log_group_json(&project, ttl));
             }
         }
-        Ok(response::json(self.request_id, &json!({ "log_groups": groups })))
+        Ok(self.json(StatusCode::OK, &json!({ "log_groups": groups })))
+    }
+
+    async fn update_log_group(&self, group: &str, body: Bytes) -> ApiResult<Response<Body>> {
+        let name = self.log_group(group)?.name;
+        let (ttl, tags) = api::parse_update_ttl(&body)?;
+        let catalog = self.state.catalog.clone();
+        let project = blocking(move || catalog.update_log_group(&name, ttl, tags)).await?;
+        Ok(self.json(StatusCode::OK, &api::log_group_json(&project, ttl)))
+    }
+
+    async fn delete_log_group(&self, group: &str) -> ApiResult<Response<Body>> {
+        let name = self.log_group(group)?.name;
+        let catalog = self.state.catalog.clone();
+        blocking(move || catalog.delete_project(&name)).await?;
+        Ok(response::no_content(self.request_id))
+    }
+
+    async fn create_log_stream(&self, group: &str, body: Bytes) -> ApiResult<Response<Body>> {
+        let name = self.log_group(group)?.name;
+        let new = api::parse_create_log_stream(&body)?;
+        let (catalog, quotas) = (self.state.catalog.clone(), self.state.config.lts.quotas());
+        let ls = blocking(move || catalog.create_log_stream(&name, &new.name, new.ttl_days, new.tags, quotas)).await?;
+        Ok(self.json(StatusCode::CREATED, &json!({ "log_stream_id": ls.id })))
     }
 
     fn list_log_streams(&self, group: &str) -> ApiResult<Response<Body>> {
         let project = self.log_group(group)?;
         let streams: Vec<_> =
-            self.state.catalog.logstores(&project.name)?.iter().map(|ls| api::log_stream_json(ls)).collect();
-        Ok(response::json(self.request_id, &json!({ "log_streams": streams })))
+            self.state.catalog.logstores(&project.name)?.iter().map(|ls| api::log_stream_json(ls, None)).collect();
+        Ok(self.json(StatusCode::OK, &json!({ "log_streams": streams })))
+    }
+
+    /// Every stream of every group the caller may use, filtered by exact names when given.
+    fn list_all_log_streams(&self, group_name: Option<&str>, stream_name: Option<&str>) -> ApiResult<Response<Body>> {
+        let catalog = &self.state.catalog;
+        let mut streams = Vec::new();
+        for project in catalog.projects() {
+            if group_name.is_some_and(|g| g != project.name) || self.may_use(&project.name).is_err() {
+                continue;
+            }
+            for ls in catalog.logstores(&project.name)? {
+                if stream_name.is_none_or(|s| s == ls.name) {
+                    streams.push(api::log_stream_json(&ls, Some(&project)));
+                }
+            }
+        }
+        Ok(self.json(StatusCode::OK, &json!({ "log_streams": streams })))
+    }
+
+    async fn update_log_stream(&self, group: &str, stream: &str, body: Bytes) -> ApiResult<Response<Body>> {
+        let project = self.log_group(group)?;
+        let name = self.log_stream(&project, stream)?.name.clone();
+        let (ttl, tags) = api::parse_update_ttl(&body)?;
+        let catalog = self.state.catalog.clone();
+        let ls = blocking(move || catalog.update_log_stream(&project.name, &name, ttl, tags)).await?;
+        Ok(self.json(StatusCode::OK, &api::log_topic_json(&ls)))
+    }
+
+    async fn delete_log_stream(&self, group: &str, stream: &str) -> ApiResult<Response<Body>> {
+        let project = self.log_group(group)?;
+        let name = self.log_stream(&project, stream)?.name.clone();
+        let catalog = self.state.catalog.clone();
+        blocking(move || catalog.delete_logstore(&project.name, &name)).await?;
+        Ok(response::no_content(self.request_id))
     }
 
     /// A log report: ids must name an existing group and stream; names may be auto-created like
@@ -214,7 +325,7 @@ impl Ctx<'_> {
             client_ip: peer.ip().to_string(),
         };
         self.state.ingest.put_logs(req).await?;
-        Ok(response::json_with_status(StatusCode::OK, self.request_id, &api::report_success()))
+        Ok(self.json(StatusCode::OK, &api::report_success()))
     }
 }
 
@@ -226,7 +337,8 @@ mod tests {
 
     #[test]
     fn every_lts_path_form() {
-        let r = |m: Method, p: &str| route(&m, p);
+        let q = router::Query::default();
+        let r = |m: Method, p: &str| route(&m, p, &q);
         assert_eq!(
             r(Method::GET, &format!("/v2/{PID}/groups")).unwrap(),
             (PID.to_string(), LtsEndpoint::ListLogGroups)
@@ -248,6 +360,28 @@ mod tests {
             ErrorCode::InvalidMethod
         );
         assert_eq!(r(Method::GET, "/v2/p/nothing").unwrap_err().code, ErrorCode::InvalidUrl);
+        assert_eq!(r(Method::POST, "/v2/p/groups").unwrap().1, LtsEndpoint::CreateLogGroup);
+        assert_eq!(r(Method::POST, "/v2/p/groups/g").unwrap().1, LtsEndpoint::UpdateLogGroup { group: "g".into() });
+        assert_eq!(r(Method::DELETE, "/v2/p/groups/g").unwrap().1, LtsEndpoint::DeleteLogGroup { group: "g".into() });
+        assert_eq!(r(Method::PUT, "/v2/p/groups/g").unwrap_err().code, ErrorCode::InvalidMethod);
+        assert_eq!(
+            r(Method::POST, "/v2/p/groups/g/streams").unwrap().1,
+            LtsEndpoint::CreateLogStream { group: "g".into() }
+        );
+        assert_eq!(
+            r(Method::PUT, "/v2/p/groups/g/streams-ttl/s").unwrap().1,
+            LtsEndpoint::UpdateLogStream { group: "g".into(), stream: "s".into() }
+        );
+        assert_eq!(
+            r(Method::DELETE, "/v2/p/groups/g/streams/s").unwrap().1,
+            LtsEndpoint::DeleteLogStream { group: "g".into(), stream: "s".into() }
+        );
+        let filtered =
+            route(&Method::GET, "/v2/p/log-streams", &router::Query::parse(Some("log_group_name=g&log_stream_name=")));
+        assert_eq!(
+            filtered.unwrap().1,
+            LtsEndpoint::ListAllLogStreams { group_name: Some("g".into()), stream_name: None }
+        );
     }
 
     #[test]
