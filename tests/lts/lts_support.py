@@ -25,6 +25,7 @@ os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 import pytest  # noqa: E402
 from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: E402
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServiceResponseException  # noqa: E402
 from huaweicloudsdkcore.http.http_config import HttpConfig  # noqa: E402
 from huaweicloudsdkcore.sdk_request import SdkRequest  # noqa: E402
 from huaweicloudsdklts.v2 import ListLogGroupsRequest, ListLogStreamRequest, LtsClient  # noqa: E402
@@ -214,6 +215,32 @@ def assert_report_error(resp, status, code):
     assert body["result"] is None, describe(resp)
     assert isinstance(body["error_msg"], str) and body["error_msg"], describe(resp)
     assert_request_id(resp)
+
+
+def sdk_error(call):
+    """Run an SDK call; return the service error it raised (fail if it succeeded).
+
+    Server errors (5xx, ServerResponseException) are returned too, so that
+    assert_sdk_error can report them with their code instead of a bare traceback."""
+    try:
+        result = call()
+    except ServiceResponseException as err:
+        return err
+    pytest.fail("expected the SDK call to fail, but it succeeded: %r" % (result,))
+
+
+def describe_sdk_error(err):
+    return "%s: HTTP %s error_code=%r error_msg=%r request_id=%r" % (
+        type(err).__name__, err.status_code, err.error_code, err.error_msg, err.request_id)
+
+
+def assert_sdk_error(err, status, code):
+    """A ClientRequestException with the given HTTP status and error_code, a non-empty
+    error_msg and a non-empty request_id (the SDK takes it from X-Request-Id, lts.md §4.2)."""
+    assert isinstance(err, ClientRequestException), describe_sdk_error(err)
+    assert (err.status_code, err.error_code) == (status, code), describe_sdk_error(err)
+    assert isinstance(err.error_msg, str) and err.error_msg.strip(), describe_sdk_error(err)
+    assert isinstance(err.request_id, str) and err.request_id.strip(), describe_sdk_error(err)
 
 
 # ---------------------------------------------------------------------------------
