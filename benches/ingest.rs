@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the write path's stages, each reported as bytes per second of raw
-//! protobuf: LZ4 decompression, in-place validation, both together, routing, and the RocksDB
-//! group commit of a stored block. Run with `cargo bench --bench ingest`.
+//! protobuf (of raw JSON for the JSON doors): LZ4 decompression, in-place validation, both
+//! together, the LTS report conversion, routing, and the RocksDB group commit of a stored block.
+//! Run with `cargo bench --bench ingest`.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use logtide::store::{Append, Codec, GroupRecord, RecordHeader, RocksStore, Shard
 use logtide::validate::Limits;
 use logtide::wire::compress::{decompress_into, Compression};
 use logtide::wire::loggroup::validate_log_group;
+use logtide::wire::lts::{report_to_log_group, ReportShape};
 use logtide::wire::pb::{log::Content, Log, LogGroup, LogTag};
 use prost::Message;
 
@@ -75,6 +77,47 @@ fn decode_and_validate(c: &mut Criterion) {
     g.finish();
 }
 
+/// An LTS `tenant/contents` body of 4096 nginx access lines (~300 bytes each), the way an agent
+/// reports them, converted to a LogGroup and validated: the JSON door's whole CPU cost.
+fn lts_report(c: &mut Criterion) {
+    let line = |i: usize| {
+        format!(
+            "10.0.{}.{} - - [23/Nov/2026:12:24:47 +0000] \"GET /api/v1/items/{i}?page={} HTTP/1.1\" {} {} \
+             \"https://example.com/catalog/index.html\" \"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 \
+             (KHTML, like Gecko) Chrome/120.0 Safari/537.36\" 0.{:03} 192.168.1.{}:8080",
+            i % 256,
+            (i * 7) % 256,
+            i % 17,
+            ["200", "404", "500"][i % 3],
+            (i * 7919) % 50_000,
+            i % 1000,
+            i % 32
+        )
+    };
+    let contents: Vec<String> = (0..4096).map(line).collect();
+    let t = now() as u64;
+    let body = serde_json::json!({
+        "log_time_ns": t * 1_000_000_000,
+        "contents": contents,
+        "labels": {"hostName": "web-1", "pathFile": "/var/log/nginx/access.log"},
+    })
+    .to_string()
+    .into_bytes();
+    let limits = Limits { max_raw_bytes: usize::MAX, ..Limits::default() };
+    let mut g = c.benchmark_group("json");
+    g.throughput(Throughput::Bytes(body.len() as u64));
+    g.bench_function("lts_report_to_log_group_4096_lines", |b| {
+        b.iter(|| report_to_log_group(&body, ReportShape::Contents, 4096).unwrap())
+    });
+    g.bench_function("lts_report_convert_and_validate_4096_lines", |b| {
+        b.iter(|| {
+            let pb = report_to_log_group(&body, ReportShape::Contents, 4096).unwrap();
+            validate_log_group(&pb, &limits, t).unwrap()
+        })
+    });
+    g.finish();
+}
+
 fn routing(c: &mut Criterion) {
     let shards: Vec<route::Shard> = route::initial_ranges(64)
         .into_iter()
@@ -131,5 +174,5 @@ fn shard_commit(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode_and_validate, routing, shard_commit);
+criterion_group!(benches, decode_and_validate, lts_report, routing, shard_commit);
 criterion_main!(benches);

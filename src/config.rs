@@ -33,13 +33,16 @@ pub struct LtsConfig {
     pub max_log_groups: usize,
     /// Most log streams (logstores) CreateLogStream may bring a group to.
     pub max_log_streams_per_group: usize,
+    /// Most logs one query may examine in its time window (memory bound: ~40 bytes each);
+    /// beyond it the query asks for a narrower window.
+    pub max_query_logs: usize,
     /// `X-Auth-Token` values accepted, each for one LTS project id.
     pub tokens: Vec<LtsToken>,
 }
 
 impl Default for LtsConfig {
     fn default() -> Self {
-        LtsConfig { max_log_groups: 100, max_log_streams_per_group: 100, tokens: Vec::new() }
+        LtsConfig { max_log_groups: 100, max_log_streams_per_group: 100, max_query_logs: 2_000_000, tokens: Vec::new() }
     }
 }
 

@@ -69,6 +69,12 @@ pub enum ErrorCode {
     ShardNotExist,
     ParameterInvalid,
     InvalidCursor,
+    /// A query keyword starting with `*` or `?` (`LTS.0301`).
+    InvalidKeyword,
+    /// A query `limit` outside 1..=5000 (`LTS.1903`).
+    InvalidLimit,
+    /// A paging `line_num` outside the query's time window (`LTS.0701`).
+    LineNumOutOfRange,
 
     // ---- routing / protocol ----
     InvalidMethod,
@@ -108,7 +114,10 @@ impl ErrorCode {
             | LogStoreQuotaExceed
             | ShardNotExist
             | ParameterInvalid
-            | InvalidCursor => StatusCode::BAD_REQUEST,
+            | InvalidCursor
+            | InvalidKeyword
+            | InvalidLimit
+            | LineNumOutOfRange => StatusCode::BAD_REQUEST,
             PostBodyTimeOutOfRange => StatusCode::from_u16(499).expect("499 is a valid status"),
             InvalidAccessKeyId | SignatureNotMatch | Unauthorized | InvalidToken => StatusCode::UNAUTHORIZED,
             InvalidProjectId => StatusCode::FORBIDDEN,
@@ -155,6 +164,7 @@ impl ErrorCode {
             ShardNotExist => "ShardNotExist",
             ParameterInvalid => "ParameterInvalid",
             InvalidCursor => "InvalidCursor",
+            InvalidKeyword | InvalidLimit | LineNumOutOfRange => "ParameterInvalid",
             InvalidMethod => "InvalidMethod",
             InvalidUrl => "InvalidUrl",
             ServerBusy => "ServerBusy",
@@ -212,6 +222,9 @@ impl ErrorCode {
             InvalidProjectId => "LTS.0001",
             ProjectQuotaExceed => "LTS.0104",
             LogStoreQuotaExceed => "LTS.0206",
+            InvalidKeyword => "LTS.0301",
+            InvalidLimit => "LTS.1903",
+            LineNumOutOfRange => "LTS.0701",
             ProjectNotExist => "LTS.0201",
             ProjectAlreadyExist => "LTS.0101",
             LogStoreNotExist => "LTS.0208",

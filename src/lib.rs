@@ -1,10 +1,10 @@
-//! logtide: a log-ingestion daemon that speaks the Alibaba SLS write and read APIs and stores
-//! logs durably in RocksDB.
+//! logtide: a log-ingestion daemon that speaks the Alibaba SLS and Huawei LTS write and read APIs
+//! and stores logs durably in RocksDB.
 //!
 //! Codemap (see ARCHITECTURE.md for the invariants):
 //! - [`config`]: TOML configuration with defaults and validation.
 //! - [`error`]: the one error-code table (code → HTTP status, wire name, retryable).
-//! - [`auth`]: SLS request signatures v1 and v4 (pure).
+//! - [`auth`]: SLS signatures v1 and v4, LTS SDK-HMAC-SHA256 and tokens (pure).
 //! - [`wire`]: protobuf schema, decompression with caps, in-place LogGroup validation (pure).
 //! - [`validate`]: write limits and field rules (pure).
 //! - [`route`]: shard hash ranges, hash-key routing and load balancing (pure).
@@ -12,6 +12,7 @@
 //! - [`catalog`]: projects, logstores and shards, persisted through `store`.
 //! - [`shard`]: shard worker threads, bounded queues, group commit and acknowledgements.
 //! - [`store`]: the only module that touches RocksDB: column families, key and record encoding.
+//! - [`query`]: log search over a time window: index lookup, order, line numbers, keywords, paging.
 //! - [`api`]: management and read operations, free of HTTP types.
 //! - [`http`]: the hyper front end: accept loop, capped bodies, endpoint parsing, rendering.
 //! - [`server`]: wiring and shutdown order.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod query;
 pub mod route;
 pub mod server;
 pub mod shard;

@@ -2,4 +2,5 @@
 //! one of these, and renders the result. One submodule per API dialect.
 
 pub mod lts;
+pub mod lts_query;
 pub mod sls;

@@ -18,6 +18,7 @@ use super::response::{self, Body};
 use super::sls::{blocking, header};
 use super::{body, router, AppState};
 use crate::api::lts as api;
+use crate::api::lts_query;
 use crate::auth::{LtsCaller, RequestView};
 use crate::catalog::{now_secs, Logstore, Project};
 use crate::error::{ApiError, ApiResult, Dialect, ErrorCode};
@@ -46,6 +47,8 @@ pub enum LtsEndpoint {
     UpdateLogStream { group: String, stream: String },
     /// `DELETE /v2/{project_id}/groups/{log_group_id}/streams/{log_stream_id}`
     DeleteLogStream { group: String, stream: String },
+    /// `POST /v2/{project_id}/groups/{log_group_id}/streams/{log_stream_id}/content/query`
+    ListLogs { group: String, stream: String },
     /// `POST /v2/{project_id}/lts/groups/{g}/streams/{s}/tenant/contents[/high-accuracy]`
     Report { group: String, stream: String, shape: ReportShape },
 }
@@ -83,6 +86,9 @@ pub fn route(method: &Method, path: &str, query: &router::Query) -> ApiResult<(S
         }
         (["v2", _, "groups", _, "streams-ttl", _], &Method::PUT) => UpdateLogStream { group: s(3), stream: s(5) },
         (["v2", _, "groups", _, "streams", _], &Method::DELETE) => DeleteLogStream { group: s(3), stream: s(5) },
+        (["v2", _, "groups", _, "streams", _, "content", "query"], &Method::POST) => {
+            ListLogs { group: s(3), stream: s(5) }
+        }
         (["v2", _, "lts", "groups", _, "streams", _, "tenant", "contents"], &Method::POST) => {
             Report { group: s(4), stream: s(6), shape: ReportShape::Contents }
         }
@@ -96,6 +102,7 @@ pub fn route(method: &Method, path: &str, query: &router::Query) -> ApiResult<(S
             | ["v2", _, "log-streams"]
             | ["v2", _, "groups", _, "streams-ttl", _]
             | ["v2", _, "groups", _, "streams", _]
+            | ["v2", _, "groups", _, "streams", _, "content", "query"]
             | ["v2", _, "lts", "groups", _, "streams", _, "tenant", "contents", ..],
             _,
         ) => {
@@ -143,6 +150,7 @@ pub async fn handle(
         }
         LtsEndpoint::UpdateLogStream { group, stream } => ctx.update_log_stream(&group, &stream, body).await,
         LtsEndpoint::DeleteLogStream { group, stream } => ctx.delete_log_stream(&group, &stream).await,
+        LtsEndpoint::ListLogs { group, stream } => ctx.list_logs(&group, &stream, body).await,
         LtsEndpoint::Report { group, stream, shape } => {
             let compression = Compression::from_content_encoding(header(&parts.headers, "content-encoding"))?;
             ctx.report(&group, &stream, shape, compression, body, peer).await
@@ -291,6 +299,16 @@ impl Ctx<'_> {
         let catalog = self.state.catalog.clone();
         blocking(move || catalog.delete_logstore(&project.name, &name)).await?;
         Ok(response::no_content(self.request_id))
+    }
+
+    /// ListLogs: a keyword/label search over a time window with paging, on the blocking pool.
+    async fn list_logs(&self, group: &str, stream: &str, body: Bytes) -> ApiResult<Response<Body>> {
+        let project = self.log_group(group)?;
+        let ls = self.log_stream(&project, stream)?;
+        let q = lts_query::parse_log_query(&body)?;
+        let (log, max_logs) = (self.state.log.clone(), self.state.config.lts.max_query_logs);
+        let answer = blocking(move || lts_query::list_logs(log.as_ref(), ls.id, &q, max_logs)).await?;
+        Ok(self.json(StatusCode::OK, &answer))
     }
 
     /// A log report: ids must name an existing group and stream; names may be auto-created like

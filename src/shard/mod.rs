@@ -213,6 +213,12 @@ mod tests {
         fn trim_before(&self, _: Uuid, _: u32, _: u64) -> Result<u64, StoreError> {
             Ok(0)
         }
+        fn groups_in_time(&self, _: Uuid, _: u32, _: u32) -> Result<Vec<(u32, u64)>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn read_at(&self, _: Uuid, _: &[(u32, u64)]) -> Result<Vec<StoredGroup>, StoreError> {
+            Ok(Vec::new())
+        }
     }
 
     fn append(stream: Uuid) -> Append {

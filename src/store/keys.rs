@@ -4,12 +4,71 @@
 //! Layout:
 //! - CF `meta`: catalog entries, key `p/<project>` and `l/<project>/<logstore>`, JSON values.
 //! - CF `ls-<logstore uuid>`: one per logstore; key = shard id (u32 BE) ++ sequence (u64 BE), so
-//!   a shard's LogGroups are contiguous and in append order; value = a [`Record`].
+//!   a shard's LogGroups are contiguous and in append order; value = a [`RecordHeader`] and the
+//!   LogGroup.
+//! - CF `ix-<logstore uuid>`: the logstore's time index, written in the same atomic batch as the
+//!   data; key = kind (u8) ++ smallest log time of the group (u32 BE, unix seconds) ++ shard (u32
+//!   BE) ++ sequence (u64 BE); value = the group's largest log time (u32 LE). Kind
+//!   [`IndexKind::Narrow`] holds groups spanning at most [`NARROW_SPAN_SECS`], so a query for
+//!   `[from, to]` reads narrow keys from `from - NARROW_SPAN_SECS` only; the rare wider groups
+//!   ([`IndexKind::Wide`]) are read from the start of time.
 
 use uuid::Uuid;
 
 pub const META_CF: &str = "meta";
 const LOGSTORE_CF_PREFIX: &str = "ls-";
+const INDEX_CF_PREFIX: &str = "ix-";
+
+/// Widest time span of a group in the narrow index, seconds.
+pub const NARROW_SPAN_SECS: u32 = 3600;
+
+/// Which part of the time index a group is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IndexKind {
+    Narrow = 0,
+    Wide = 1,
+}
+
+pub const INDEX_KEY_LEN: usize = 1 + 4 + 4 + 8;
+
+pub fn index_cf(id: Uuid) -> String {
+    format!("{INDEX_CF_PREFIX}{}", id.simple())
+}
+
+/// The index entry of a group with log times in `[min_time, max_time]`.
+pub fn index_entry(min_time: u32, max_time: u32, shard: u32, seq: u64) -> ([u8; INDEX_KEY_LEN], [u8; 4]) {
+    let kind = if max_time.saturating_sub(min_time) <= NARROW_SPAN_SECS { IndexKind::Narrow } else { IndexKind::Wide };
+    (index_key(kind, min_time, shard, seq), max_time.to_le_bytes())
+}
+
+pub fn index_key(kind: IndexKind, min_time: u32, shard: u32, seq: u64) -> [u8; INDEX_KEY_LEN] {
+    let mut k = [0u8; INDEX_KEY_LEN];
+    k[0] = kind as u8;
+    k[1..5].copy_from_slice(&min_time.to_be_bytes());
+    k[5..9].copy_from_slice(&shard.to_be_bytes());
+    k[9..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// `(kind, min_time, shard, seq)` of an index key.
+pub fn parse_index_key(key: &[u8]) -> Option<(IndexKind, u32, u32, u64)> {
+    if key.len() != INDEX_KEY_LEN {
+        return None;
+    }
+    let kind = match key[0] {
+        0 => IndexKind::Narrow,
+        1 => IndexKind::Wide,
+        _ => return None,
+    };
+    let min_time = u32::from_be_bytes(key[1..5].try_into().ok()?);
+    let shard = u32::from_be_bytes(key[5..9].try_into().ok()?);
+    let seq = u64::from_be_bytes(key[9..].try_into().ok()?);
+    Some((kind, min_time, shard, seq))
+}
+
+pub fn parse_index_value(value: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(value.try_into().ok()?))
+}
 
 pub const KEY_LEN: usize = 12;
 
@@ -163,6 +222,17 @@ mod tests {
         let id = Uuid::nil();
         assert!(is_logstore_cf(&logstore_cf(id)));
         assert!(!is_logstore_cf(META_CF));
+        assert!(!is_logstore_cf(&index_cf(id)), "an index CF is not a logstore CF");
+    }
+
+    #[test]
+    fn index_entries_split_narrow_and_wide_groups() {
+        let (k, v) = index_entry(100, 100 + NARROW_SPAN_SECS, 3, 9);
+        assert_eq!(parse_index_key(&k), Some((IndexKind::Narrow, 100, 3, 9)));
+        assert_eq!(parse_index_value(&v), Some(100 + NARROW_SPAN_SECS));
+        let (k, _) = index_entry(100, 101 + NARROW_SPAN_SECS, 3, 9);
+        assert_eq!(parse_index_key(&k), Some((IndexKind::Wide, 100, 3, 9)));
+        assert_eq!(parse_index_key(&k[1..]), None);
     }
 
     proptest! {
@@ -171,6 +241,15 @@ mod tests {
             let ka = log_key(a.0, a.1);
             let kb = log_key(b.0, b.1);
             prop_assert_eq!(parse_log_key(&ka), Some(a));
+            prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+        }
+
+        #[test]
+        fn index_keys_round_trip_and_sort_by_kind_then_time(a in any::<(bool, u32, u32, u64)>(), b in any::<(bool, u32, u32, u64)>()) {
+            let kind = |wide: bool| if wide { IndexKind::Wide } else { IndexKind::Narrow };
+            let ka = index_key(kind(a.0), a.1, a.2, a.3);
+            let kb = index_key(kind(b.0), b.1, b.2, b.3);
+            prop_assert_eq!(parse_index_key(&ka), Some((kind(a.0), a.1, a.2, a.3)));
             prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
         }
     }

@@ -1,7 +1,9 @@
 //! Storage: the only module that imports `rocksdb`. It owns the database, its column families
 //! (see [`keys`] for the layout) and the shard log: append a batch of LogGroups to shards
 //! atomically and get their positions, read from a position, find a position by receive time,
-//! trim by time. The shard log is the [`ShardLog`] trait so another backend can sit beside this one.
+//! trim by time, and find the groups of a log-time window through the time index written in the
+//! same batch as the data. The shard log is the [`ShardLog`] trait so another backend can sit
+//! beside this one.
 
 pub mod keys;
 
@@ -47,6 +49,7 @@ pub struct Append {
 /// A stored LogGroup read back.
 #[derive(Debug, Clone)]
 pub struct StoredGroup {
+    pub shard: u32,
     pub seq: u64,
     pub header: RecordHeader,
     pub payload: Vec<u8>,
@@ -74,6 +77,12 @@ pub trait ShardLog: Send + Sync + 'static {
     fn seek_receive_time(&self, stream: Uuid, shard: u32, unix_ns: u64) -> Result<u64, StoreError>;
     /// Removes every group of the shard received before `unix_ns`. Returns how many were removed.
     fn trim_before(&self, stream: Uuid, shard: u32, unix_ns: u64) -> Result<u64, StoreError>;
+    /// Positions `(shard, seq)` of every group whose log times (unix seconds) overlap
+    /// `[from, to]`, from the time index: reading them costs about the window's data, not the
+    /// stream's.
+    fn groups_in_time(&self, stream: Uuid, from: u32, to: u32) -> Result<Vec<(u32, u64)>, StoreError>;
+    /// The groups at these positions, in the order given; positions trimmed meanwhile are skipped.
+    fn read_at(&self, stream: Uuid, positions: &[(u32, u64)]) -> Result<Vec<StoredGroup>, StoreError>;
 }
 
 /// Per-shard append state, owned by the store so sequence numbers stay dense.
@@ -105,25 +114,55 @@ impl RocksStore {
         }
         let cfs = names.iter().map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
         let db = Db::open_cf_descriptors(&opts, dir, cfs)?;
-        Ok(Arc::new(RocksStore { db, tails: Mutex::new(HashMap::new()) }))
+        let store = RocksStore { db, tails: Mutex::new(HashMap::new()) };
+        for stream in store.stream_ids(dir) {
+            if store.db.cf_handle(&keys::index_cf(stream)).is_none() {
+                store.build_index(stream)?;
+            }
+        }
+        Ok(Arc::new(store))
     }
 
-    /// Creates the column family of a logstore (idempotent).
+    /// Creates the column families of a logstore, data then index (idempotent). A crash between
+    /// the two leaves a logstore without an index, which the next `open` rebuilds.
     pub fn create_stream(&self, stream: Uuid) -> Result<(), StoreError> {
-        let name = keys::logstore_cf(stream);
-        if self.db.cf_handle(&name).is_none() {
-            self.db.create_cf(&name, &cf_options())?;
+        for name in [keys::logstore_cf(stream), keys::index_cf(stream)] {
+            if self.db.cf_handle(&name).is_none() {
+                self.db.create_cf(&name, &cf_options())?;
+            }
         }
         Ok(())
     }
 
-    /// Drops a logstore's column family and everything in it.
+    /// Drops a logstore's column families and everything in them.
     pub fn drop_stream(&self, stream: Uuid) -> Result<(), StoreError> {
-        let name = keys::logstore_cf(stream);
         self.tails.lock().expect("tails lock").retain(|(s, _), _| *s != stream);
-        if self.db.cf_handle(&name).is_some() {
-            self.db.drop_cf(&name)?;
+        for name in [keys::index_cf(stream), keys::logstore_cf(stream)] {
+            if self.db.cf_handle(&name).is_some() {
+                self.db.drop_cf(&name)?;
+            }
         }
+        Ok(())
+    }
+
+    /// Creates the time index of a logstore stored before indexes existed, from its data.
+    fn build_index(&self, stream: Uuid) -> Result<(), StoreError> {
+        tracing::info!(%stream, "building the time index of a logstore");
+        self.db.create_cf(keys::index_cf(stream), &cf_options())?;
+        let (data, index) = (self.stream_cf(stream)?, self.index_cf(stream)?);
+        let mut batch = Batch::default();
+        for item in self.db.iterator_cf(&data, IteratorMode::Start) {
+            let (k, v) = item?;
+            let (Some((shard, seq)), Some((h, _))) = (keys::parse_log_key(&k), RecordHeader::decode(&v)) else {
+                continue;
+            };
+            let (key, value) = keys::index_entry(h.min_time, h.max_time, shard, seq);
+            batch.put_cf(&index, key, value);
+            if batch.len() >= 10_000 {
+                self.db.write(std::mem::take(&mut batch))?;
+            }
+        }
+        self.db.write(batch)?;
         Ok(())
     }
 
@@ -191,6 +230,35 @@ impl RocksStore {
         self.db.cf_handle(&keys::logstore_cf(stream)).ok_or(StoreError::NoStream(stream))
     }
 
+    fn index_cf(&self, stream: Uuid) -> Result<Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
+        self.db.cf_handle(&keys::index_cf(stream)).ok_or(StoreError::NoStream(stream))
+    }
+
+    /// Index positions of one kind with `min_time` in `[lowest, to]` and `max_time >= from`.
+    fn scan_index(
+        &self,
+        stream: Uuid,
+        kind: keys::IndexKind,
+        lowest: u32,
+        from: u32,
+        to: u32,
+        out: &mut Vec<(u32, u64)>,
+    ) -> Result<(), StoreError> {
+        let cf = self.index_cf(stream)?;
+        let start = keys::index_key(kind, lowest, 0, 0);
+        for item in self.db.iterator_cf(&cf, IteratorMode::From(&start, Direction::Forward)) {
+            let (k, v) = item?;
+            let Some((k_kind, min_time, shard, seq)) = keys::parse_index_key(&k) else { break };
+            if k_kind != kind || min_time > to {
+                break;
+            }
+            if keys::parse_index_value(&v).is_some_and(|max_time| max_time >= from) {
+                out.push((shard, seq));
+            }
+        }
+        Ok(())
+    }
+
     /// The tail of a shard, loaded from disk the first time it is needed.
     fn load_tail(&self, stream: Uuid, shard: u32) -> Result<Tail, StoreError> {
         let cf = self.stream_cf(stream)?;
@@ -241,6 +309,7 @@ impl ShardLog for RocksStore {
         let now = now_ns();
         for item in items.iter_mut() {
             let cf = self.stream_cf(item.stream)?;
+            let index = self.index_cf(item.stream)?;
             let key = (item.stream, item.shard);
             let mut tail = match new_tails.get(&key) {
                 Some(t) => *t,
@@ -252,6 +321,9 @@ impl ShardLog for RocksStore {
                 group.header.receive_ns = tail.last_receive_ns;
                 let value = group.header.encode(&group.payload);
                 batch.put_cf(&cf, keys::log_key(item.shard, tail.next_seq), value);
+                let h = &group.header;
+                let (index_key, index_value) = keys::index_entry(h.min_time, h.max_time, item.shard, tail.next_seq);
+                batch.put_cf(&index, index_key, index_value);
                 tail.next_seq += 1;
             }
             new_tails.insert(key, tail);
@@ -289,7 +361,7 @@ impl ShardLog for RocksStore {
             }
             let (header, payload) = RecordHeader::decode(&v).ok_or(StoreError::Corrupt { stream, shard, seq })?;
             bytes += header.raw_len as usize;
-            out.push(StoredGroup { seq, header, payload: payload.to_vec() });
+            out.push(StoredGroup { shard, seq, header, payload: payload.to_vec() });
         }
         Ok(out)
     }
@@ -339,6 +411,26 @@ impl ShardLog for RocksStore {
         let cf = self.stream_cf(stream)?;
         self.db.delete_range_cf(&cf, keys::log_key(shard, first), keys::log_key(shard, cut))?;
         Ok(cut - first)
+    }
+
+    fn groups_in_time(&self, stream: Uuid, from: u32, to: u32) -> Result<Vec<(u32, u64)>, StoreError> {
+        let mut out = Vec::new();
+        let narrow_from = from.saturating_sub(keys::NARROW_SPAN_SECS);
+        self.scan_index(stream, keys::IndexKind::Narrow, narrow_from, from, to, &mut out)?;
+        self.scan_index(stream, keys::IndexKind::Wide, 0, from, to, &mut out)?;
+        Ok(out)
+    }
+
+    fn read_at(&self, stream: Uuid, positions: &[(u32, u64)]) -> Result<Vec<StoredGroup>, StoreError> {
+        let cf = self.stream_cf(stream)?;
+        let keys: Vec<_> = positions.iter().map(|&(shard, seq)| (&cf, keys::log_key(shard, seq))).collect();
+        let mut out = Vec::with_capacity(positions.len());
+        for (value, &(shard, seq)) in self.db.multi_get_cf(keys).into_iter().zip(positions) {
+            let Some(v) = value? else { continue };
+            let (header, payload) = RecordHeader::decode(&v).ok_or(StoreError::Corrupt { stream, shard, seq })?;
+            out.push(StoredGroup { shard, seq, header, payload: payload.to_vec() });
+        }
+        Ok(out)
     }
 }
 
@@ -408,6 +500,52 @@ mod tests {
         assert_eq!(store.trim_before(stream, 0, stamps[2]).unwrap(), 2);
         assert_eq!(store.bounds(stream, 0).unwrap(), (3, 6));
         assert_eq!(store.read(stream, 0, 1, 10, usize::MAX).unwrap()[0].seq, 3);
+    }
+
+    fn timed(n: u8, min_time: u32, max_time: u32) -> GroupRecord {
+        let mut g = group(n);
+        (g.header.min_time, g.header.max_time) = (min_time, max_time);
+        g
+    }
+
+    fn payloads(store: &RocksStore, stream: Uuid, from: u32, to: u32) -> Vec<u8> {
+        let positions = store.groups_in_time(stream, from, to).unwrap();
+        let mut p: Vec<u8> = store.read_at(stream, &positions).unwrap().iter().map(|g| g.payload[0]).collect();
+        p.sort();
+        p
+    }
+
+    #[test]
+    fn the_time_index_finds_exactly_the_overlapping_groups_and_is_rebuilt_when_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let stream = Uuid::new_v4();
+        let hour = keys::NARROW_SPAN_SECS;
+        {
+            let store = RocksStore::open(dir.path()).unwrap();
+            store.create_stream(stream).unwrap();
+            let mut items = vec![
+                Append { stream, shard: 0, groups: vec![timed(1, 1000, 1010), timed(2, 5000, 5000)] },
+                Append { stream, shard: 1, groups: vec![timed(3, 1005, 1005 + hour)] },
+                // A wide group: from the start of the window to far after it.
+                Append { stream, shard: 1, groups: vec![timed(4, 10, 10 + 10 * hour)] },
+            ];
+            store.append(&mut items, false).unwrap();
+            assert_eq!(payloads(&store, stream, 1000, 1000), vec![1, 4]);
+            assert_eq!(payloads(&store, stream, 1011, 2000), vec![3, 4]);
+            // Group 3 starts almost an hour before this window: found through the lookback.
+            assert_eq!(payloads(&store, stream, 4600, 4600), vec![3, 4]);
+            assert_eq!(payloads(&store, stream, 5000, 5000), vec![2, 4]);
+            assert_eq!(payloads(&store, stream, 11 + 10 * hour, u32::MAX), Vec::<u8>::new());
+            assert_eq!(payloads(&store, stream, 0, 9), Vec::<u8>::new());
+            // A data column family without its index, as a store from before indexes has.
+            store.db.drop_cf(&keys::index_cf(stream)).unwrap();
+        }
+        let store = RocksStore::open(dir.path()).unwrap();
+        assert_eq!(payloads(&store, stream, 1000, 1000), vec![1, 4], "rebuilt on open");
+        assert_eq!(payloads(&store, stream, 4600, 4600), vec![3, 4]);
+        assert_eq!(payloads(&store, stream, 0, u32::MAX), vec![1, 2, 3, 4]);
+        let read = store.read_at(stream, &[(0, 2), (9, 9), (0, 1)]).unwrap();
+        assert_eq!(read.iter().map(|g| (g.shard, g.seq)).collect::<Vec<_>>(), vec![(0, 2), (0, 1)], "missing skipped");
     }
 
     #[test]
