@@ -124,6 +124,8 @@ pub struct StorageConfig {
     pub max_commit_bytes: usize,
     /// Most raw bytes one PullLogs response carries (at least one LogGroup is always sent).
     pub max_pull_bytes: usize,
+    /// Seconds between two passes that drop data older than each logstore's ttl; 0 disables them.
+    pub retention_interval_secs: u64,
 }
 
 impl Default for StorageConfig {
@@ -135,6 +137,7 @@ impl Default for StorageConfig {
             max_commit_requests: 256,
             max_commit_bytes: 32 * 1024 * 1024,
             max_pull_bytes: 16 * 1024 * 1024,
+            retention_interval_secs: 600,
         }
     }
 }

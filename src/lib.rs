@@ -10,6 +10,7 @@
 //! - [`route`]: shard hash ranges, hash-key routing and load balancing (pure).
 //! - [`ingest`]: the write path shared by every front door: decode, validate, route, queue, await.
 //! - [`catalog`]: projects, logstores and shards, persisted through `store`.
+//! - [`retention`]: ttl enforcement by range deletes, with an injectable clock.
 //! - [`shard`]: shard worker threads, bounded queues, group commit and acknowledgements.
 //! - [`store`]: the only module that touches RocksDB: column families, key and record encoding.
 //! - [`query`]: log search over a time window: index lookup, order, line numbers, keywords, paging.
@@ -25,6 +26,7 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod query;
+pub mod retention;
 pub mod route;
 pub mod server;
 pub mod shard;

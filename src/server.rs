@@ -88,6 +88,33 @@ impl Daemon {
     }
 }
 
+/// Trims every logstore to its ttl every `storage.retention_interval_secs` until shutdown.
+async fn retention_loop(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+    let every = state.config.storage.retention_interval_secs;
+    if every == 0 {
+        return;
+    }
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let st = state.clone();
+        let pass = tokio::task::spawn_blocking(move || {
+            let max_past = st.config.limits.max_past_secs;
+            crate::retention::enforce(&st.catalog, st.log.as_ref(), max_past, crate::catalog::now_secs())
+        });
+        match pass.await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => tracing::info!(removed, "retention dropped expired log groups"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "retention pass failed"),
+            Err(e) => tracing::warn!(error = %e, "retention pass panicked"),
+        }
+    }
+}
+
 async fn run(services: Services, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let Services { state, store, workers } = services;
     let mut flag = shutdown.clone();
@@ -97,7 +124,9 @@ async fn run(services: Services, listener: TcpListener, shutdown: watch::Receive
             st.shutting_down.store(true, Ordering::Relaxed);
         }
     });
+    let retention = tokio::spawn(retention_loop(state.clone(), shutdown.clone()));
     http::serve(listener, state.clone(), shutdown).await;
+    let _ = retention.await;
     tracing::info!("listener closed; draining shard queues");
     tokio::task::spawn_blocking(move || {
         workers.shutdown();

@@ -219,6 +219,9 @@ mod tests {
         fn read_at(&self, _: Uuid, _: &[(u32, u64)]) -> Result<Vec<StoredGroup>, StoreError> {
             Ok(Vec::new())
         }
+        fn trim_index_before(&self, _: Uuid, _: u32) -> Result<(), StoreError> {
+            Ok(())
+        }
     }
 
     fn append(stream: Uuid) -> Append {

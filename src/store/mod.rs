@@ -83,6 +83,8 @@ pub trait ShardLog: Send + Sync + 'static {
     fn groups_in_time(&self, stream: Uuid, from: u32, to: u32) -> Result<Vec<(u32, u64)>, StoreError>;
     /// The groups at these positions, in the order given; positions trimmed meanwhile are skipped.
     fn read_at(&self, stream: Uuid, positions: &[(u32, u64)]) -> Result<Vec<StoredGroup>, StoreError>;
+    /// Removes the time-index entries of groups whose log times all lie before `secs`.
+    fn trim_index_before(&self, stream: Uuid, secs: u32) -> Result<(), StoreError>;
 }
 
 /// Per-shard append state, owned by the store so sequence numbers stay dense.
@@ -419,6 +421,33 @@ impl ShardLog for RocksStore {
         self.scan_index(stream, keys::IndexKind::Narrow, narrow_from, from, to, &mut out)?;
         self.scan_index(stream, keys::IndexKind::Wide, 0, from, to, &mut out)?;
         Ok(out)
+    }
+
+    fn trim_index_before(&self, stream: Uuid, secs: u32) -> Result<(), StoreError> {
+        let cf = self.index_cf(stream)?;
+        // A narrow group ends at most NARROW_SPAN_SECS after it starts.
+        let narrow_end = secs.saturating_sub(keys::NARROW_SPAN_SECS);
+        let mut batch = Batch::default();
+        batch.delete_range_cf(
+            &cf,
+            keys::index_key(keys::IndexKind::Narrow, 0, 0, 0),
+            keys::index_key(keys::IndexKind::Narrow, narrow_end, 0, 0),
+        );
+        // Wide groups are rare: look at each.
+        let start = keys::index_key(keys::IndexKind::Wide, 0, 0, 0);
+        for item in self.db.iterator_cf(&cf, IteratorMode::From(&start, Direction::Forward)) {
+            let (k, v) = item?;
+            match keys::parse_index_key(&k) {
+                Some((keys::IndexKind::Wide, min_time, _, _)) if min_time < secs => {
+                    if keys::parse_index_value(&v).is_some_and(|max_time| max_time < secs) {
+                        batch.delete_cf(&cf, &k);
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.db.write(batch)?;
+        Ok(())
     }
 
     fn read_at(&self, stream: Uuid, positions: &[(u32, u64)]) -> Result<Vec<StoredGroup>, StoreError> {
