@@ -136,7 +136,8 @@ fn ms_to_ns(ms: u64) -> ApiResult<u64> {
 /// isQueryComplete}`. `count` is the number of matching logs when `is_count` is set, else the
 /// number of logs returned.
 pub fn list_logs(log: &dyn ShardLog, stream: Uuid, q: &LogQuery, max_logs: usize) -> ApiResult<Value> {
-    let matches = query::search(log, stream, q.start_ns, q.end_ns, &q.filter, max_logs)?;
+    let filter = |g: &_, labels: &[(String, String)], l: &_| q.filter.matches(g, labels, l);
+    let matches = query::search(log, stream, q.start_ns, q.end_ns, &filter, max_logs)?;
     let line_nums: Vec<u64> = matches.iter().map(|m| m.line_num).collect();
     let page: Vec<query::Match> =
         query::page(&line_nums, q.anchor, q.search, q.desc, q.limit).into_iter().map(|i| matches[i]).collect();

@@ -4,3 +4,4 @@
 pub mod lts;
 pub mod lts_query;
 pub mod sls;
+pub mod sls_query;

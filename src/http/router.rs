@@ -78,6 +78,18 @@ pub enum Endpoint {
         count: usize,
         end_cursor: Option<String>,
     },
+    /// `POST /logstores/{ls}/logs`: GetLogs v2 (JSON body).
+    GetLogsV2 {
+        logstore: String,
+    },
+    /// `GET /logstores/{ls}?type=log&from=&to=&query=…`: GetLogs v1.
+    GetLogsV1 {
+        logstore: String,
+    },
+    /// `GET /logstores/{ls}?type=histogram&from=&to=&query=…`.
+    GetHistograms {
+        logstore: String,
+    },
 }
 
 /// The web-tracking request forms (sls.md §7).
@@ -178,7 +190,12 @@ pub fn route(method: &Method, path: &str, q: &Query) -> ApiResult<Endpoint> {
             size: q.number("size", 500)?,
             name: q.get("logstoreName").filter(|s| !s.is_empty()).map(str::to_string),
         },
-        (["logstores", _], &Method::GET) => Endpoint::GetLogstore { logstore: ls(1) },
+        (["logstores", _], &Method::GET) => match q.get("type") {
+            Some("log") => Endpoint::GetLogsV1 { logstore: ls(1) },
+            Some("histogram") => Endpoint::GetHistograms { logstore: ls(1) },
+            _ => Endpoint::GetLogstore { logstore: ls(1) },
+        },
+        (["logstores", _, "logs"], &Method::POST) => Endpoint::GetLogsV2 { logstore: ls(1) },
         (["logstores", _], &Method::PUT) => Endpoint::UpdateLogstore { logstore: ls(1) },
         (["logstores", _], &Method::DELETE) => Endpoint::DeleteLogstore { logstore: ls(1) },
         (["logstores", _], &Method::POST) => Endpoint::PutLogs { logstore: ls(1), hash_key: None },
@@ -285,6 +302,20 @@ mod tests {
             ErrorCode::ParameterInvalid
         );
         assert_eq!(r(Method::GET, "/logstores/s/shards/1", "type=log").unwrap_err().code, ErrorCode::ParameterInvalid);
+    }
+
+    #[test]
+    fn get_logs_forms() {
+        assert_eq!(r(Method::POST, "/logstores/s/logs", "").unwrap(), Endpoint::GetLogsV2 { logstore: "s".into() });
+        assert_eq!(
+            r(Method::GET, "/logstores/s", "type=log&from=1&to=2").unwrap(),
+            Endpoint::GetLogsV1 { logstore: "s".into() }
+        );
+        assert_eq!(
+            r(Method::GET, "/logstores/s", "type=histogram").unwrap(),
+            Endpoint::GetHistograms { logstore: "s".into() }
+        );
+        assert_eq!(r(Method::GET, "/logstores/s", "").unwrap(), Endpoint::GetLogstore { logstore: "s".into() });
     }
 
     #[test]

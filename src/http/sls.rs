@@ -17,6 +17,7 @@ use super::router::TrackKind;
 use super::router::{self, Endpoint, Query};
 use super::{body, project_of, webtrack, AppState};
 use crate::api::sls as api;
+use crate::api::sls_query;
 use crate::auth::{RequestView, Verified};
 use crate::catalog::now_secs;
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -254,7 +255,68 @@ impl Ctx<'_> {
             Endpoint::PullLogs { logstore, shard, cursor, count, end_cursor } => {
                 self.pull_logs(logstore, shard, cursor, count, end_cursor).await
             }
+            Endpoint::GetLogsV2 { logstore } => self.get_logs(logstore, Some(body)).await,
+            Endpoint::GetLogsV1 { logstore } => self.get_logs(logstore, None).await,
+            Endpoint::GetHistograms { logstore } => self.histograms(logstore).await,
         }
+    }
+
+    /// GetLogs: v2 (`body` is the JSON request; the answer is `{meta, data}`, compressed as
+    /// `Accept-Encoding` asks) or v1 (query parameters; the answer is the bare array).
+    async fn get_logs(&self, logstore: String, v2_body: Option<Bytes>) -> ApiResult<Response<Body>> {
+        let ls = self.state.catalog.logstore(&self.project()?, &logstore)?;
+        let req = match &v2_body {
+            Some(b) => sls_query::parse_v2(b)?,
+            None => sls_query::parse_v1(|k| self.query.get(k))?,
+        };
+        let v2 = v2_body.is_some();
+        let (log, max_logs) = (self.state.log.clone(), self.state.config.lts.max_query_logs);
+        let (body, count, matched, elapsed) = blocking(move || {
+            let answer = sls_query::get_logs(log.as_ref(), ls.id, &req, max_logs)?;
+            let (count, matched, elapsed) = (answer.rows.len(), answer.matched, answer.elapsed_ms);
+            let value = if v2 {
+                json!({"meta": sls_query::meta(&req, &answer), "data": answer.rows})
+            } else {
+                serde_json::Value::Array(answer.rows.into_iter().map(serde_json::Value::Object).collect())
+            };
+            Ok((value.to_string().into_bytes(), count, matched, elapsed))
+        })
+        .await?;
+        let mut headers = vec![
+            ("x-log-progress", "Complete".to_string()),
+            ("x-log-count", count.to_string()),
+            ("x-log-processed-rows", matched.to_string()),
+            ("x-log-elapsed-millisecond", elapsed.to_string()),
+            ("x-log-has-sql", "False".to_string()),
+            ("x-log-query-info", String::new()),
+        ];
+        // GO decompresses whenever x-log-bodyrawsize is present and then requires the codec
+        // header: send both or neither (sls.md §9.4).
+        let codec = if v2 {
+            Compression::from_accept_encoding(header(self.headers, "accept-encoding"))
+        } else {
+            Compression::None
+        };
+        let body = match codec.as_header() {
+            Some(name) => {
+                headers.push(("x-log-compresstype", name.to_string()));
+                headers.push(("x-log-bodyrawsize", body.len().to_string()));
+                compress::compress(codec, &body)
+            }
+            None => body,
+        };
+        Ok(response::binary(self.request_id, "application/json", body, &headers))
+    }
+
+    /// GetHistograms: matching logs per time bucket.
+    async fn histograms(&self, logstore: String) -> ApiResult<Response<Body>> {
+        let ls = self.state.catalog.logstore(&self.project()?, &logstore)?;
+        let req = sls_query::parse_v1(|k| self.query.get(k))?;
+        let (log, max_logs) = (self.state.log.clone(), self.state.config.lts.max_query_logs);
+        let (buckets, total) = blocking(move || sls_query::histograms(log.as_ref(), ls.id, &req, max_logs)).await?;
+        let headers = [("x-log-progress", "Complete".to_string()), ("x-log-count", total.to_string())];
+        let body = serde_json::Value::Array(buckets).to_string().into_bytes();
+        Ok(response::binary(self.request_id, "application/json", body, &headers))
     }
 
     async fn put_logs(&self, logstore: String, hash_key: Option<String>, body: Bytes) -> ApiResult<Response<Body>> {

@@ -1,5 +1,5 @@
-//! Log search over a logstore's time window, shared by the LTS query (lts.md §3.4, §7) and, later,
-//! SLS GetLogs. Blocking: runs on the blocking pool.
+//! Log search over a logstore's time window, shared by the LTS query (lts.md §3.4, §7) and SLS
+//! GetLogs (sls.md §9.4, syntax in [`sls`]). Blocking: runs on the blocking pool.
 //!
 //! - **Reading**: the time index gives the groups overlapping the window, so a query reads about
 //!   the window's data, not the logstore's.
@@ -17,6 +17,9 @@
 //!   including it, in the order `is_desc` asks for.
 
 pub mod keywords;
+pub mod sls;
+
+use std::collections::HashMap;
 
 use prost::Message;
 use uuid::Uuid;
@@ -32,12 +35,23 @@ const LOOKBACK_NS: u64 = NANOS;
 /// Groups read per round trip to the store.
 const READ_CHUNK: usize = 256;
 
-/// What a log must satisfy besides its time.
+/// What a log must satisfy besides its time: LTS labels and keywords.
 #[derive(Debug, Default)]
 pub struct Filter {
     pub labels: Vec<(String, String)>,
     pub keywords: Option<Keywords>,
 }
+
+impl Filter {
+    /// Whether a log (of a group with these labels) passes.
+    pub fn matches(&self, _group: &LogGroup, labels: &[(String, String)], log: &Log) -> bool {
+        self.labels.iter().all(|want| labels.contains(want))
+            && self.keywords.as_ref().is_none_or(|k| k.matches(&render_content(log)))
+    }
+}
+
+/// Decides whether one log of a group matches; `labels` are the group's ([`group_labels`]).
+pub type Matcher<'a> = &'a (dyn Fn(&LogGroup, &[(String, String)], &Log) -> bool + Sync);
 
 /// Where a log is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -102,14 +116,14 @@ pub fn decode_group(stored: &StoredGroup) -> ApiResult<LogGroup> {
         .map_err(|e| ApiError::internal(format!("stored group {}/{}: {e}", stored.shard, stored.seq)))
 }
 
-/// Every log of `[start_ns, end_ns]` (inclusive) that passes `filter`, ascending by line number.
-/// More than `max_logs` logs in the window is an error asking for a narrower window.
+/// Every log of `[start_ns, end_ns]` (inclusive) that `matcher` accepts, ascending by line
+/// number. More than `max_logs` logs in the window is an error asking for a narrower window.
 pub fn search(
     log: &dyn ShardLog,
     stream: Uuid,
     start_ns: u64,
     end_ns: u64,
-    filter: &Filter,
+    matcher: Matcher<'_>,
     max_logs: usize,
 ) -> ApiResult<Vec<Match>> {
     let from_ns = start_ns.saturating_sub(LOOKBACK_NS);
@@ -121,15 +135,12 @@ pub fn search(
         for stored in log.read_at(stream, chunk).map_err(ApiError::internal)? {
             let group = decode_group(&stored)?;
             let labels = group_labels(&group);
-            let labels_ok = filter.labels.iter().all(|want| labels.contains(want));
             for (index, l) in group.logs.iter().enumerate() {
                 let t = log_time_ns(l);
                 if t < from_ns || t > end_ns {
                     continue;
                 }
-                let matched = t >= start_ns
-                    && labels_ok
-                    && filter.keywords.as_ref().is_none_or(|k| k.matches(&render_content(l)));
+                let matched = t >= start_ns && matcher(&group, &labels, l);
                 let pos = LogPos { shard: stored.shard, seq: stored.seq, index: index as u32 };
                 entries.push(((t, stored.header.receive_ns, pos), matched));
                 if entries.len() > max_logs {
@@ -153,20 +164,26 @@ pub fn search(
     Ok(out)
 }
 
-/// Renders the logs of a page (content highlighted when `highlight` has keywords).
-pub fn render(log: &dyn ShardLog, stream: Uuid, page: &[Match], highlight: Option<&Keywords>) -> ApiResult<Vec<Hit>> {
+/// The decoded groups holding the logs of a page, by `(shard, seq)`. A group trimmed since the
+/// search is absent (its logs drop out of the page).
+pub fn fetch(log: &dyn ShardLog, stream: Uuid, page: &[Match]) -> ApiResult<HashMap<(u32, u64), LogGroup>> {
     let mut positions: Vec<(u32, u64)> = page.iter().map(|m| (m.pos.shard, m.pos.seq)).collect();
     positions.sort_unstable();
     positions.dedup();
-    let mut groups = std::collections::HashMap::new();
+    let mut groups = HashMap::new();
     for chunk in positions.chunks(READ_CHUNK) {
         for stored in log.read_at(stream, chunk).map_err(ApiError::internal)? {
             groups.insert((stored.shard, stored.seq), decode_group(&stored)?);
         }
     }
+    Ok(groups)
+}
+
+/// Renders the logs of a page the LTS way (content highlighted when `highlight` has keywords).
+pub fn render(log: &dyn ShardLog, stream: Uuid, page: &[Match], highlight: Option<&Keywords>) -> ApiResult<Vec<Hit>> {
+    let groups = fetch(log, stream, page)?;
     let mut hits = Vec::with_capacity(page.len());
     for m in page {
-        // A group trimmed between the search and the rendering drops out of the page.
         let Some(group) = groups.get(&(m.pos.shard, m.pos.seq)) else { continue };
         let Some(l) = group.logs.get(m.pos.index as usize) else { continue };
         let content = render_content(l);

@@ -637,6 +637,49 @@ def test_merge_shard(client, project, split_state):
 
 
 # ---------------------------------------------------------------------------------
+# GetLogs / GetHistograms (search syntax without SQL; sls.md §9.4)
+# ---------------------------------------------------------------------------------
+
+def test_get_logs_and_histograms_through_the_sdk(client, project):
+    """The SDK's get_log (GetLogs v2, lz4-compressed answer) and get_histograms (v1 form) over
+    logs written by the SDK: search syntax, topic, reverse/offset/size, string-valued rows."""
+    from aliyun.log import GetHistogramsRequest
+
+    logstore = "ls-search"
+    client.create_logstore(project, logstore, ttl=30, shard_count=2)
+    t = int(time.time()) - 60
+    rows = [("GET", "user alice logged in"), ("POST", "user bob timed out"), ("GET", "disk error on sda")]
+    spec = WriteSpec("search", topic="web", source="192.0.2.44", logs=[(t + i, None, [("method", m), ("msg", msg)]) for i, (m, msg) in enumerate(rows)])
+    put_spec(client, project, logstore, spec)
+    try:
+        def msgs(**kwargs):
+            resp = client.get_log(project, logstore, t - 5, t + 60, **kwargs)
+            assert resp.is_completed()
+            return [log.get_contents()["msg"] for log in resp.get_logs()]
+
+        assert msgs() == [msg for _, msg in rows]
+        assert msgs(query="error OR bob") == ["user bob timed out", "disk error on sda"]
+        assert msgs(query="method: GET and alice") == ["user alice logged in"]
+        assert msgs(query="NOT method:GET") == ["user bob timed out"]
+        assert msgs(topic="web", reverse=True, offset=1, size=1) == ["user bob timed out"]
+        assert msgs(topic="other") == []
+        resp = client.get_log(project, logstore, t - 5, t + 60, query="alice")
+        log = resp.get_logs()[0]
+        assert (log.get_time(), log.get_source()) == (t, "192.0.2.44")
+        assert resp.get_count() == 1
+
+        hist = client.get_histograms(GetHistogramsRequest(project, logstore, t - 5, t + 55, query="*"))
+        assert hist.is_completed()
+        assert sum(h.get_count() for h in hist.get_histograms()) == 3
+        assert hist.get_total_count() == 3
+
+        err = error_of(lambda: client.get_log(project, logstore, t - 5, t + 60, query="* | select count(*)"))
+        assert_error(err, "ParameterInvalid", 400)
+    finally:
+        client.delete_logstore(project, logstore)
+
+
+# ---------------------------------------------------------------------------------
 # Deletion
 # ---------------------------------------------------------------------------------
 
