@@ -19,6 +19,7 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub callback: CallbackConfig,
     pub lts: LtsConfig,
+    pub dump: DumpConfig,
     /// Access keys for signed requests (SLS v1/v4 and LTS SDK-HMAC-SHA256). With no keys and no
     /// LTS tokens configured, requests are anonymous (loopback only unless
     /// `server.allow_anonymous` is set).
@@ -43,6 +44,24 @@ pub struct LtsConfig {
 impl Default for LtsConfig {
     fn default() -> Self {
         LtsConfig { max_log_groups: 100, max_log_streams_per_group: 100, max_query_logs: 2_000_000, tokens: Vec::new() }
+    }
+}
+
+/// LTS log dumps (`/v2/{project_id}/log-dump/obs`): where buckets live and how often due
+/// windows are exported.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DumpConfig {
+    /// Directory holding the buckets: bucket `b` exists when `<root>/b` is a directory, which the
+    /// operator creates. Relative paths are taken from the working directory, like `data_dir`.
+    pub root: PathBuf,
+    /// Seconds between two checks for completed dump windows to export; 0 disables exports.
+    pub check_interval_secs: u64,
+}
+
+impl Default for DumpConfig {
+    fn default() -> Self {
+        DumpConfig { root: PathBuf::from("logtide-dumps"), check_interval_secs: 60 }
     }
 }
 

@@ -76,6 +76,22 @@ pub enum ErrorCode {
     /// A paging `line_num` outside the query's time window (`LTS.0701`).
     LineNumOutOfRange,
 
+    // ---- dumps (lts.md §3.5) ----
+    /// Deleting a log group (project) that a dump exports (`LTS.0105`).
+    LogGroupInDump,
+    /// Deleting a log stream (logstore) that a dump exports, or naming it in a second dump
+    /// (`LTS.0207`).
+    LogStreamInDump,
+    /// The dump's bucket is not a directory under `dump.root` (`LTS.0416`).
+    BucketNotExist,
+    /// A dump option outside its list: `type`, `storage_format`, `period`+`period_unit`
+    /// (`LTS.1901`).
+    DumpOptionNotInList,
+    /// A `prefix_name` or `dir_prefix_name` that is malformed or would leave the bucket (`LTS.1902`).
+    InvalidDumpPrefix,
+    /// No dump has the id given to delete (`LTS.0405`, DeleteTransfer's code).
+    DumpNotExist,
+
     // ---- routing / protocol ----
     InvalidMethod,
     /// No endpoint matches the path (404).
@@ -117,7 +133,13 @@ impl ErrorCode {
             | InvalidCursor
             | InvalidKeyword
             | InvalidLimit
-            | LineNumOutOfRange => StatusCode::BAD_REQUEST,
+            | LineNumOutOfRange
+            | LogGroupInDump
+            | LogStreamInDump
+            | BucketNotExist
+            | DumpOptionNotInList
+            | InvalidDumpPrefix
+            | DumpNotExist => StatusCode::BAD_REQUEST,
             PostBodyTimeOutOfRange => StatusCode::from_u16(499).expect("499 is a valid status"),
             InvalidAccessKeyId | SignatureNotMatch | Unauthorized | InvalidToken => StatusCode::UNAUTHORIZED,
             InvalidProjectId => StatusCode::FORBIDDEN,
@@ -165,6 +187,9 @@ impl ErrorCode {
             ParameterInvalid => "ParameterInvalid",
             InvalidCursor => "InvalidCursor",
             InvalidKeyword | InvalidLimit | LineNumOutOfRange => "ParameterInvalid",
+            // SLS has no dumps; a refused SLS DeleteProject/DeleteLogstore shows this name.
+            LogGroupInDump | LogStreamInDump | BucketNotExist | DumpOptionNotInList | InvalidDumpPrefix
+            | DumpNotExist => "ParameterInvalid",
             InvalidMethod => "InvalidMethod",
             InvalidUrl => "InvalidUrl",
             ServerBusy => "ServerBusy",
@@ -225,6 +250,12 @@ impl ErrorCode {
             InvalidKeyword => "LTS.0301",
             InvalidLimit => "LTS.1903",
             LineNumOutOfRange => "LTS.0701",
+            LogGroupInDump => "LTS.0105",
+            LogStreamInDump => "LTS.0207",
+            BucketNotExist => "LTS.0416",
+            DumpOptionNotInList => "LTS.1901",
+            InvalidDumpPrefix => "LTS.1902",
+            DumpNotExist => "LTS.0405",
             ProjectNotExist => "LTS.0201",
             ProjectAlreadyExist => "LTS.0101",
             LogStoreNotExist => "LTS.0208",
@@ -326,6 +357,25 @@ mod tests {
         assert_eq!(ErrorCode::MissAccessKeyId.status_in(LtsReport), StatusCode::UNAUTHORIZED);
         assert_eq!(ErrorCode::ServerBusy.status_in(LtsReport), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(ErrorCode::PostBodyTimeOutOfRange.status_in(Sls).as_u16(), 499);
+    }
+
+    #[test]
+    fn dump_codes_are_400_with_their_lts_names() {
+        use ErrorCode::*;
+        for (code, name) in [
+            (LogGroupInDump, "LTS.0105"),
+            (LogStreamInDump, "LTS.0207"),
+            (BucketNotExist, "LTS.0416"),
+            (DumpOptionNotInList, "LTS.1901"),
+            (InvalidDumpPrefix, "LTS.1902"),
+            (DumpNotExist, "LTS.0405"),
+        ] {
+            assert_eq!(code.lts_name(), name);
+            assert_eq!(code.status_in(Dialect::Lts), StatusCode::BAD_REQUEST, "{name}");
+            assert_eq!(code.status(), StatusCode::BAD_REQUEST, "{name}");
+            assert_eq!(code.sls_name(), "ParameterInvalid");
+            assert!(!code.retryable());
+        }
     }
 
     #[test]

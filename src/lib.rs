@@ -11,6 +11,7 @@
 //! - [`ingest`]: the write path shared by every front door: decode, validate, route, queue, await.
 //! - [`catalog`]: projects, logstores and shards, persisted through `store`.
 //! - [`retention`]: ttl enforcement by range deletes, with an injectable clock.
+//! - [`dump`]: LTS log dumps: options, buckets, file layout, export of due windows (injectable clock).
 //! - [`shard`]: shard worker threads, bounded queues, group commit and acknowledgements.
 //! - [`store`]: the only module that touches RocksDB: column families, key and record encoding.
 //! - [`query`]: log search over a time window: index lookup, order, line numbers, keywords, paging.
@@ -22,6 +23,7 @@ pub mod api;
 pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod dump;
 pub mod error;
 pub mod http;
 pub mod ingest;

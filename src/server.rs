@@ -1,5 +1,5 @@
 //! Wiring and shutdown order: the only module that knows every part. Opening: store → catalog →
-//! shard workers → listener. Shutdown: stop accepting and finish in-flight requests → drain the
+//! shard workers → listener, with the retention and dump-export timers beside it. Shutdown: stop accepting and finish in-flight requests → drain the
 //! shard queues → flush RocksDB.
 
 use std::net::SocketAddr;
@@ -55,6 +55,7 @@ impl Services {
 /// A running daemon: what `main` and the integration tests start and stop.
 pub struct Daemon {
     addr: SocketAddr,
+    state: Arc<AppState>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -73,12 +74,24 @@ impl Daemon {
             TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = watch::channel(false);
+        let state = services.state.clone();
         let task = tokio::spawn(run(services, listener, rx));
-        Ok(Daemon { addr, shutdown: tx, task })
+        Ok(Daemon { addr, state, shutdown: tx, task })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Runs one dump export pass as if the clock read `now_secs` (what the background task does
+    /// every `dump.check_interval_secs` with the real clock), on the blocking pool.
+    pub async fn export_dumps(&self, now_secs: u64) -> anyhow::Result<crate::dump::ExportReport> {
+        let st = self.state.clone();
+        let report = tokio::task::spawn_blocking(move || {
+            crate::dump::export_due(&st.catalog, st.log.as_ref(), &st.config.dump.root, now_secs)
+        })
+        .await??;
+        Ok(report)
     }
 
     /// Stops accepting, finishes in-flight requests, drains the shard queues and flushes.
@@ -88,31 +101,51 @@ impl Daemon {
     }
 }
 
-/// Trims every logstore to its ttl every `storage.retention_interval_secs` until shutdown.
-async fn retention_loop(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
-    let every = state.config.storage.retention_interval_secs;
-    if every == 0 {
+/// Runs `pass` on the blocking pool every `every_secs` seconds (never when 0) until shutdown; a
+/// pass that fails is logged and tried again at the next tick. `pass` returns a line to log, if
+/// it did anything worth one.
+async fn periodic<F>(
+    name: &'static str,
+    every_secs: u64,
+    state: Arc<AppState>,
+    mut shutdown: watch::Receiver<bool>,
+    pass: F,
+) where
+    F: Fn(&AppState) -> anyhow::Result<Option<String>> + Send + Sync + 'static,
+{
+    if every_secs == 0 {
         return;
     }
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+    let pass = Arc::new(pass);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every_secs));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let st = state.clone();
-        let pass = tokio::task::spawn_blocking(move || {
-            let max_past = st.config.limits.max_past_secs;
-            crate::retention::enforce(&st.catalog, st.log.as_ref(), max_past, crate::catalog::now_secs())
-        });
-        match pass.await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(removed)) => tracing::info!(removed, "retention dropped expired log groups"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "retention pass failed"),
-            Err(e) => tracing::warn!(error = %e, "retention pass panicked"),
+        let (st, pass) = (state.clone(), pass.clone());
+        match tokio::task::spawn_blocking(move || pass(&st)).await {
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some(done))) => tracing::info!(task = name, "{done}"),
+            Ok(Err(e)) => tracing::warn!(task = name, error = %e, "pass failed"),
+            Err(e) => tracing::warn!(task = name, error = %e, "pass panicked"),
         }
     }
+}
+
+/// Trims every logstore to its ttl every `storage.retention_interval_secs`.
+fn retention_pass(st: &AppState) -> anyhow::Result<Option<String>> {
+    let max_past = st.config.limits.max_past_secs;
+    let removed = crate::retention::enforce(&st.catalog, st.log.as_ref(), max_past, crate::catalog::now_secs())?;
+    Ok((removed > 0).then(|| format!("retention dropped {removed} expired log groups")))
+}
+
+/// Exports the completed windows of every dump every `dump.check_interval_secs`.
+fn dump_pass(st: &AppState) -> anyhow::Result<Option<String>> {
+    let report =
+        crate::dump::export_due(&st.catalog, st.log.as_ref(), &st.config.dump.root, crate::catalog::now_secs())?;
+    Ok((!report.files.is_empty()).then(|| format!("exported {} dump files", report.files.len())))
 }
 
 async fn run(services: Services, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
@@ -124,9 +157,14 @@ async fn run(services: Services, listener: TcpListener, shutdown: watch::Receive
             st.shutting_down.store(true, Ordering::Relaxed);
         }
     });
-    let retention = tokio::spawn(retention_loop(state.clone(), shutdown.clone()));
+    let (retention_every, dump_every) =
+        (state.config.storage.retention_interval_secs, state.config.dump.check_interval_secs);
+    let retention =
+        tokio::spawn(periodic("retention", retention_every, state.clone(), shutdown.clone(), retention_pass));
+    let dumps = tokio::spawn(periodic("dump", dump_every, state.clone(), shutdown.clone(), dump_pass));
     http::serve(listener, state.clone(), shutdown).await;
     let _ = retention.await;
+    let _ = dumps.await;
     tracing::info!("listener closed; draining shard queues");
     tokio::task::spawn_blocking(move || {
         workers.shutdown();

@@ -9,26 +9,8 @@ use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const PID: &str = "0123456789abcdef0123456789abcdef";
-
-async fn call(d: &TestDaemon, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut rb = d.http.request(method, d.url(&format!("/v2/{PID}{path}"))).header("content-type", "application/json");
-    if let Some(b) = body {
-        rb = rb.body(b.to_string());
-    }
-    let r = rb.send().await.unwrap();
-    let status = r.status().as_u16();
-    assert!(r.headers().contains_key("x-request-id"));
-    let text = r.text().await.unwrap();
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
-}
-
-fn code(v: &Value) -> &str {
-    v["error_code"].as_str().unwrap_or_default()
-}
-
 async fn create_group(d: &TestDaemon, name: &str, ttl: Value) -> (u16, Value) {
-    call(d, Method::POST, "/groups", Some(json!({"log_group_name": name, "ttl_in_days": ttl}))).await
+    lts_call(d, Method::POST, "/groups", Some(json!({"log_group_name": name, "ttl_in_days": ttl}))).await
 }
 
 #[tokio::test]
@@ -38,29 +20,30 @@ async fn groups_and_streams_lifecycle_with_quotas_and_ttl_inheritance() {
     assert_eq!(status, 201, "{v}");
     let group = v["log_group_id"].as_str().unwrap().to_string();
     assert_eq!(group.len(), 36);
-    assert_eq!(code(&create_group(&d, "Grp.One_1", json!(7)).await.1), "LTS.0101");
+    assert_eq!(lts_code(&create_group(&d, "Grp.One_1", json!(7)).await.1), "LTS.0101");
     for bad in [json!({"log_group_name": "_bad", "ttl_in_days": 7}), json!({"log_group_name": "ok", "ttl_in_days": 0})]
     {
-        let (status, v) = call(&d, Method::POST, "/groups", Some(bad)).await;
-        assert_eq!((status, code(&v)), (400, "LTS.0009"), "{v}");
+        let (status, v) = lts_call(&d, Method::POST, "/groups", Some(bad)).await;
+        assert_eq!((status, lts_code(&v)), (400, "LTS.0009"), "{v}");
     }
     assert_eq!(create_group(&d, "grp-two", json!("30")).await.0, 201, "ttl as a string, as the seed sends it");
     let (status, v) = create_group(&d, "grp-three", json!(7)).await;
-    assert_eq!((status, code(&v)), (400, "LTS.0104"), "{v}");
+    assert_eq!((status, lts_code(&v)), (400, "LTS.0104"), "{v}");
 
     let streams = format!("/groups/{group}/streams");
-    let (status, v) = call(&d, Method::POST, &streams, Some(json!({"log_stream_name": "follows"}))).await;
+    let (status, v) = lts_call(&d, Method::POST, &streams, Some(json!({"log_stream_name": "follows"}))).await;
     assert_eq!(status, 201, "{v}");
     let follows = v["log_stream_id"].as_str().unwrap().to_string();
-    let (status, _) = call(&d, Method::POST, &streams, Some(json!({"log_stream_name": "own", "ttl_in_days": 3}))).await;
+    let (status, _) =
+        lts_call(&d, Method::POST, &streams, Some(json!({"log_stream_name": "own", "ttl_in_days": 3}))).await;
     assert_eq!(status, 201);
-    let (status, v) = call(&d, Method::POST, &streams, Some(json!({"log_stream_name": "own"}))).await;
-    assert_eq!((status, code(&v)), (400, "LTS.0205"));
-    let (status, v) = call(&d, Method::POST, &streams, Some(json!({"log_stream_name": "third"}))).await;
-    assert_eq!((status, code(&v)), (400, "LTS.0206"));
+    let (status, v) = lts_call(&d, Method::POST, &streams, Some(json!({"log_stream_name": "own"}))).await;
+    assert_eq!((status, lts_code(&v)), (400, "LTS.0205"));
+    let (status, v) = lts_call(&d, Method::POST, &streams, Some(json!({"log_stream_name": "third"}))).await;
+    assert_eq!((status, lts_code(&v)), (400, "LTS.0206"));
 
     // The group's new ttl reaches the stream created without one, not the other.
-    let (status, v) = call(&d, Method::POST, &format!("/groups/{group}"), Some(json!({"ttl_in_days": 14}))).await;
+    let (status, v) = lts_call(&d, Method::POST, &format!("/groups/{group}"), Some(json!({"ttl_in_days": 14}))).await;
     assert_eq!(status, 200);
     assert_eq!((v["log_group_name"].as_str(), v["ttl_in_days"].as_u64()), (Some("Grp.One_1"), Some(14)));
     let ttl_of = |list: &Value, name: &str| {
@@ -71,11 +54,12 @@ async fn groups_and_streams_lifecycle_with_quotas_and_ttl_inheritance() {
             .find(|s| s["log_stream_name"] == name)
             .map(|s| s["ttl_in_days"].clone())
     };
-    let (_, list) = call(&d, Method::GET, &streams, None).await;
+    let (_, list) = lts_call(&d, Method::GET, &streams, None).await;
     assert_eq!((ttl_of(&list, "follows"), ttl_of(&list, "own")), (Some(json!(14)), Some(json!(3))));
 
     let (status, v) =
-        call(&d, Method::PUT, &format!("/groups/{group}/streams-ttl/{follows}"), Some(json!({"ttl_in_days": 5}))).await;
+        lts_call(&d, Method::PUT, &format!("/groups/{group}/streams-ttl/{follows}"), Some(json!({"ttl_in_days": 5})))
+            .await;
     assert_eq!(status, 200);
     assert_eq!(
         v,
@@ -83,19 +67,19 @@ async fn groups_and_streams_lifecycle_with_quotas_and_ttl_inheritance() {
     );
 
     // The all-streams listing adds the group and filters by exact names.
-    let (_, all) = call(&d, Method::GET, "/log-streams?log_group_name=Grp.One_1&log_stream_name=own", None).await;
+    let (_, all) = lts_call(&d, Method::GET, "/log-streams?log_group_name=Grp.One_1&log_stream_name=own", None).await;
     let all = all["log_streams"].as_array().unwrap().clone();
     assert_eq!(all.len(), 1);
     assert_eq!((all[0]["log_group_id"].as_str(), all[0]["ttl_in_days"].as_u64()), (Some(group.as_str()), Some(3)));
 
-    let (status, body) = call(&d, Method::DELETE, &format!("/groups/{group}/streams/{follows}"), None).await;
+    let (status, body) = lts_call(&d, Method::DELETE, &format!("/groups/{group}/streams/{follows}"), None).await;
     assert_eq!((status, body), (204, Value::Null));
-    let (status, v) = call(&d, Method::DELETE, &format!("/groups/{group}/streams/{follows}"), None).await;
-    assert_eq!((status, code(&v)), (400, "LTS.0208"));
-    let (status, _) = call(&d, Method::DELETE, &format!("/groups/{group}"), None).await;
+    let (status, v) = lts_call(&d, Method::DELETE, &format!("/groups/{group}/streams/{follows}"), None).await;
+    assert_eq!((status, lts_code(&v)), (400, "LTS.0208"));
+    let (status, _) = lts_call(&d, Method::DELETE, &format!("/groups/{group}"), None).await;
     assert_eq!(status, 204);
-    let (status, v) = call(&d, Method::GET, &streams, None).await;
-    assert_eq!((status, code(&v)), (400, "LTS.0201"));
+    let (status, v) = lts_call(&d, Method::GET, &streams, None).await;
+    assert_eq!((status, lts_code(&v)), (400, "LTS.0201"));
     assert_eq!(create_group(&d, "grp-three", json!(7)).await.0, 201, "a deleted group frees its quota");
 }
 
@@ -105,13 +89,14 @@ async fn one_catalog_serves_both_dialects() {
     let (_, v) = create_group(&d, "made-by-lts", json!(7)).await;
     let group = v["log_group_id"].as_str().unwrap().to_string();
     let (_, v) =
-        call(&d, Method::POST, &format!("/groups/{group}/streams"), Some(json!({"log_stream_name": "events"}))).await;
+        lts_call(&d, Method::POST, &format!("/groups/{group}/streams"), Some(json!({"log_stream_name": "events"})))
+            .await;
     let stream = v["log_stream_id"].as_str().unwrap().to_string();
     // Written through the SLS API, read through the SLS API, addressed by the LTS names.
     let r = d.put_lz4("made-by-lts", "events", &group_of("sls")).await;
     assert_eq!(r.status(), 200);
     let report = json!({"log_time_ns": now() as u64 * 1_000_000_000, "contents": ["lts line"]});
-    let path = format!("/v2/{PID}/lts/groups/{group}/streams/{stream}/tenant/contents");
+    let path = format!("/v2/{LTS_PID}/lts/groups/{group}/streams/{stream}/tenant/contents");
     let r = d.http.post(d.url(&path)).body(report.to_string()).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let stored = d.pull_all("made-by-lts", "events").await;
@@ -121,7 +106,7 @@ async fn one_catalog_serves_both_dialects() {
     assert_eq!(r.status(), 200);
     d.create_project("made-by-sls").await;
     d.create_logstore("made-by-sls", "app_logs", 2).await;
-    let (_, groups) = call(&d, Method::GET, "/groups", None).await;
+    let (_, groups) = lts_call(&d, Method::GET, "/groups", None).await;
     let names: Vec<&str> =
         groups["log_groups"].as_array().unwrap().iter().map(|g| g["log_group_name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["made-by-lts", "made-by-sls"]);

@@ -16,8 +16,10 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::route::{self, Shard, ShardStatus};
 use crate::store::{keys, RocksStore};
 
+mod dumps;
 mod lts;
 
+pub use dumps::{Dump, DumpFormat, PeriodUnit};
 pub use lts::{check_lts_name, check_lts_ttl, LtsQuotas, Tags};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -264,9 +266,10 @@ impl Catalog {
         Ok(project)
     }
 
-    /// Deletes a project with all its logstores and their data.
+    /// Deletes a project with all its logstores and their data; refused while a dump uses it.
     pub fn delete_project(&self, name: &str) -> ApiResult<()> {
         let _m = self.mutations.lock().expect("mutation lock");
+        self.refuse_if_dumped(name, None)?;
         let logstores = self.logstores(name)?;
         let mut deletes = vec![keys::project_key(name)];
         deletes.extend(logstores.iter().map(|ls| keys::logstore_key(name, &ls.name)));
@@ -341,6 +344,7 @@ impl Catalog {
 
     pub fn delete_logstore(&self, project: &str, name: &str) -> ApiResult<()> {
         let _m = self.mutations.lock().expect("mutation lock");
+        self.refuse_if_dumped(project, Some(name))?;
         let ls = self.logstore(project, name)?;
         self.persist(&[], &[keys::logstore_key(project, name)])?;
         if let Some(e) = self.state.write().expect("catalog lock").get_mut(project) {

@@ -21,6 +21,7 @@ use crate::api::lts as api;
 use crate::api::lts_query;
 use crate::auth::{LtsCaller, RequestView};
 use crate::catalog::{now_secs, Logstore, Project};
+use crate::dump;
 use crate::error::{ApiError, ApiResult, Dialect, ErrorCode};
 use crate::ingest::{BodyFormat, PutLogs};
 use crate::wire::compress::Compression;
@@ -51,6 +52,13 @@ pub enum LtsEndpoint {
     ListLogs { group: String, stream: String },
     /// `POST /v2/{project_id}/lts/groups/{g}/streams/{s}/tenant/contents[/high-accuracy]`
     Report { group: String, stream: String, shape: ReportShape },
+    /// `POST /v2/{project_id}/log-dump/obs` (CreateLogDumpObs)
+    CreateLogDump,
+    /// `GET /v2/{project_id}/log-dump/obs` (a logtide listing; LTS documents none for this API)
+    ListLogDumps,
+    /// `DELETE /v2/{project_id}/log-dump/obs/{id}` or `DELETE …/log-dump/obs?log_dump_obs_id={id}`
+    /// (the query form mirrors DeleteTransfer)
+    DeleteLogDump { id: Option<String> },
 }
 
 /// Whether a (decoded) path belongs to the LTS API. No SLS path starts with a version segment
@@ -95,6 +103,10 @@ pub fn route(method: &Method, path: &str, query: &router::Query) -> ApiResult<(S
         (["v2", _, "lts", "groups", _, "streams", _, "tenant", "contents", "high-accuracy"], &Method::POST) => {
             Report { group: s(4), stream: s(6), shape: ReportShape::HighAccuracy }
         }
+        (["v2", _, "log-dump", "obs"], &Method::POST) => CreateLogDump,
+        (["v2", _, "log-dump", "obs"], &Method::GET) => ListLogDumps,
+        (["v2", _, "log-dump", "obs"], &Method::DELETE) => DeleteLogDump { id: filter("log_dump_obs_id") },
+        (["v2", _, "log-dump", "obs", _], &Method::DELETE) => DeleteLogDump { id: Some(s(4)) },
         (
             ["v2", _, "groups"]
             | ["v2", _, "groups", _]
@@ -103,7 +115,8 @@ pub fn route(method: &Method, path: &str, query: &router::Query) -> ApiResult<(S
             | ["v2", _, "groups", _, "streams-ttl", _]
             | ["v2", _, "groups", _, "streams", _]
             | ["v2", _, "groups", _, "streams", _, "content", "query"]
-            | ["v2", _, "lts", "groups", _, "streams", _, "tenant", "contents", ..],
+            | ["v2", _, "lts", "groups", _, "streams", _, "tenant", "contents", ..]
+            | ["v2", _, "log-dump", "obs", ..],
             _,
         ) => {
             return Err(ApiError::new(ErrorCode::InvalidMethod, format!("invalid request method {method} for {path}")))
@@ -155,6 +168,9 @@ pub async fn handle(
             let compression = Compression::from_content_encoding(header(&parts.headers, "content-encoding"))?;
             ctx.report(&group, &stream, shape, compression, body, peer).await
         }
+        LtsEndpoint::CreateLogDump => ctx.create_log_dump(body).await,
+        LtsEndpoint::ListLogDumps => ctx.list_log_dumps().await,
+        LtsEndpoint::DeleteLogDump { id } => ctx.delete_log_dump(id.as_deref()).await,
     }
 }
 
@@ -311,6 +327,46 @@ impl Ctx<'_> {
         Ok(self.json(StatusCode::OK, &answer))
     }
 
+    /// CreateLogDumpObs: 201 `{"log_dump_obs_id"}` once the dump is persisted (lts.md §3.5).
+    async fn create_log_dump(&self, body: Bytes) -> ApiResult<Response<Body>> {
+        let req = dump::parse_create(&body)?;
+        let project = self.log_group(&req.log_group_id)?;
+        let streams =
+            req.log_stream_ids.iter().map(|s| Ok(self.log_stream(&project, s)?.id)).collect::<ApiResult<_>>()?;
+        let (catalog, root) = (self.state.catalog.clone(), self.state.config.dump.root.clone());
+        let created = blocking(move || dump::create(&catalog, &root, project.id, streams, req, now_secs())).await?;
+        Ok(self.json(StatusCode::CREATED, &json!({ "log_dump_obs_id": created.id })))
+    }
+
+    /// The dumps of the log groups the caller may use: `{"log_dumps": [...], "total"}`.
+    async fn list_log_dumps(&self) -> ApiResult<Response<Body>> {
+        let catalog = self.state.catalog.clone();
+        let dumps = blocking(move || catalog.dumps()).await?;
+        let catalog = &self.state.catalog;
+        let visible: Vec<_> = dumps
+            .iter()
+            .filter(|d| catalog.project_by_id(d.group_id).is_ok_and(|g| self.may_use(&g.name).is_ok()))
+            .map(|d| dump::dump_json(catalog, d))
+            .collect();
+        Ok(self.json(StatusCode::OK, &json!({ "log_dumps": visible, "total": visible.len() })))
+    }
+
+    /// Deletes a dump; 200 with the deleted dump, as DeleteTransfer answers. Exported files stay.
+    async fn delete_log_dump(&self, id: Option<&str>) -> ApiResult<Response<Body>> {
+        let id = id
+            .and_then(|id| Uuid::try_parse(id).ok())
+            .ok_or_else(|| ApiError::param("The Field log_dump_obs_id is invalid or missing."))?;
+        let catalog = self.state.catalog.clone();
+        let existing = blocking(move || catalog.dump(id)).await?;
+        if let Ok(group) = self.state.catalog.project_by_id(existing.group_id) {
+            self.may_use(&group.name)?;
+        }
+        let answer = dump::dump_json(&self.state.catalog, &existing);
+        let catalog = self.state.catalog.clone();
+        blocking(move || catalog.delete_dump(id)).await?;
+        Ok(self.json(StatusCode::OK, &answer))
+    }
+
     /// A log report: ids must name an existing group and stream; names may be auto-created like
     /// any SLS write (`catalog.auto_create`). 200 once the whole request is in the WAL.
     async fn report(
@@ -394,6 +450,16 @@ mod tests {
             r(Method::DELETE, "/v2/p/groups/g/streams/s").unwrap().1,
             LtsEndpoint::DeleteLogStream { group: "g".into(), stream: "s".into() }
         );
+        assert_eq!(r(Method::POST, "/v2/p/log-dump/obs").unwrap().1, LtsEndpoint::CreateLogDump);
+        assert_eq!(r(Method::GET, "/v2/p/log-dump/obs/").unwrap().1, LtsEndpoint::ListLogDumps);
+        assert_eq!(
+            r(Method::DELETE, "/v2/p/log-dump/obs/d1").unwrap().1,
+            LtsEndpoint::DeleteLogDump { id: Some("d1".into()) }
+        );
+        let by_query = route(&Method::DELETE, "/v2/p/log-dump/obs", &router::Query::parse(Some("log_dump_obs_id=d2")));
+        assert_eq!(by_query.unwrap().1, LtsEndpoint::DeleteLogDump { id: Some("d2".into()) });
+        assert_eq!(r(Method::PUT, "/v2/p/log-dump/obs").unwrap_err().code, ErrorCode::InvalidMethod);
+        assert_eq!(r(Method::GET, "/v2/p/log-dump/obs/d1").unwrap_err().code, ErrorCode::InvalidMethod);
         let filtered =
             route(&Method::GET, "/v2/p/log-streams", &router::Query::parse(Some("log_group_name=g&log_stream_name=")));
         assert_eq!(

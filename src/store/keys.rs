@@ -2,7 +2,8 @@
 //! RocksDB holds, in one place, with round-trip and sort-order tests.
 //!
 //! Layout:
-//! - CF `meta`: catalog entries, key `p/<project>` and `l/<project>/<logstore>`, JSON values.
+//! - CF `meta`: catalog entries, key `p/<project>`, `l/<project>/<logstore>` and `d/<dump uuid>`
+//!   (an LTS dump and its export progress), JSON values.
 //! - CF `ls-<logstore uuid>`: one per logstore; key = shard id (u32 BE) ++ sequence (u64 BE), so
 //!   a shard's LogGroups are contiguous and in append order; value = a [`RecordHeader`] and the
 //!   LogGroup.
@@ -104,8 +105,14 @@ pub fn logstore_key(project: &str, logstore: &str) -> Vec<u8> {
     format!("l/{project}/{logstore}").into_bytes()
 }
 
+/// An LTS dump: its definition and the end of its last exported window (JSON).
+pub fn dump_key(id: Uuid) -> Vec<u8> {
+    format!("d/{id}").into_bytes()
+}
+
 pub const PROJECT_PREFIX: &[u8] = b"p/";
 pub const LOGSTORE_PREFIX: &[u8] = b"l/";
+pub const DUMP_PREFIX: &[u8] = b"d/";
 
 /// How a record's payload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -232,3 +232,31 @@ pub fn sign_v1(
     mac.update(s.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
+
+/// The LTS project id the LTS tests address.
+pub const LTS_PID: &str = "0123456789abcdef0123456789abcdef";
+
+/// An LTS call to `/v2/{LTS_PID}{path}`: status and parsed body (`Null` when empty). Every LTS
+/// answer must carry `X-Request-Id`.
+pub async fn lts_call(
+    d: &TestDaemon,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut rb =
+        d.http.request(method, d.url(&format!("/v2/{LTS_PID}{path}"))).header("content-type", "application/json");
+    if let Some(b) = body {
+        rb = rb.body(b.to_string());
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    assert!(r.headers().contains_key("x-request-id"), "every LTS answer carries X-Request-Id");
+    let text = r.text().await.unwrap();
+    (status, if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).unwrap() })
+}
+
+/// The `error_code` of an LTS management answer ("" when absent).
+pub fn lts_code(v: &serde_json::Value) -> &str {
+    v["error_code"].as_str().unwrap_or_default()
+}
