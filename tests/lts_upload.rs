@@ -251,8 +251,10 @@ async fn tokens_authenticate_reports_for_their_project_id_only() {
     let ok = json!({"log_time_ns": t, "contents": ["tokened"], "labels": {"via": "token"}}).to_string().into_bytes();
     let path = report_path("lts-token", "tok");
     let other_project =
-        format!("/v2/ffffffffffffffffffffffffffffffff/lts/groups/lts-token/streams/tok/tenant/contents");
-    let cases: Vec<(String, Vec<(&str, &str)>, u16, &str)> = vec![
+        "/v2/ffffffffffffffffffffffffffffffff/lts/groups/lts-token/streams/tok/tenant/contents".to_string();
+    // (url, headers, status, errorCode)
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (path.clone(), vec![], 401, "APIGW.0301"),
         (path.clone(), vec![("x-auth-token", "tok-wrong")], 401, "LTS.0003"),
         (other_project, vec![("x-auth-token", "tok-0123456789")], 401, "SVCSTG.ALS.403.105"),

@@ -53,7 +53,8 @@ fn flag(v: Option<&Value>) -> bool {
     }
 }
 
-fn build(
+/// The members of a GetLogs request as sent, before checking.
+struct Params {
     from: u64,
     to: u64,
     from_ns: u64,
@@ -63,7 +64,10 @@ fn build(
     line: u64,
     offset: u64,
     reverse: bool,
-) -> ApiResult<GetLogs> {
+}
+
+fn build(p: Params) -> ApiResult<GetLogs> {
+    let Params { from, to, from_ns, to_ns, topic, query, line, offset, reverse } = p;
     let start_ns = from.checked_mul(NANOS).and_then(|s| s.checked_add(from_ns.min(NANOS - 1)));
     let end_ns = to.checked_mul(NANOS).and_then(|e| e.checked_add(to_ns.min(NANOS - 1)));
     let (Some(start_ns), Some(end_ns)) = (start_ns, end_ns) else {
@@ -108,17 +112,17 @@ pub fn parse_v2(body: &[u8]) -> ApiResult<GetLogs> {
     let b: B = serde_json::from_slice(body).map_err(|e| ApiError::param(format!("invalid GetLogs JSON: {e}")))?;
     let from = number(b.from.as_ref(), "from", u64::MAX).and_then(|v| required(v, "from"))?;
     let to = number(b.to.as_ref(), "to", u64::MAX).and_then(|v| required(v, "to"))?;
-    build(
+    build(Params {
         from,
         to,
-        number(b.from_ns.as_ref(), "fromNs", 0)?,
-        number(b.to_ns.as_ref(), "toNs", 0)?,
-        b.topic,
-        b.query.unwrap_or_default(),
-        number(b.line.as_ref(), "line", MAX_LINES as u64)?,
-        number(b.offset.as_ref(), "offset", 0)?,
-        flag(b.reverse.as_ref()),
-    )
+        from_ns: number(b.from_ns.as_ref(), "fromNs", 0)?,
+        to_ns: number(b.to_ns.as_ref(), "toNs", 0)?,
+        topic: b.topic,
+        query: b.query.unwrap_or_default(),
+        line: number(b.line.as_ref(), "line", MAX_LINES as u64)?,
+        offset: number(b.offset.as_ref(), "offset", 0)?,
+        reverse: flag(b.reverse.as_ref()),
+    })
 }
 
 fn required(v: u64, name: &str) -> ApiResult<u64> {
@@ -134,17 +138,17 @@ pub fn parse_v1<'a>(get: impl Fn(&str) -> Option<&'a str>) -> ApiResult<GetLogs>
     let text = |k: &str| get(k).map(|v| Value::String(v.to_string()));
     let from = number(text("from").as_ref(), "from", u64::MAX).and_then(|v| required(v, "from"))?;
     let to = number(text("to").as_ref(), "to", u64::MAX).and_then(|v| required(v, "to"))?;
-    build(
+    build(Params {
         from,
         to,
-        0,
-        0,
-        get("topic").map(str::to_string),
-        get("query").unwrap_or_default().to_string(),
-        number(text("line").as_ref(), "line", MAX_LINES as u64)?,
-        number(text("offset").as_ref(), "offset", 0)?,
-        get("reverse").is_some_and(|r| r.eq_ignore_ascii_case("true")),
-    )
+        from_ns: 0,
+        to_ns: 0,
+        topic: get("topic").map(str::to_string),
+        query: get("query").unwrap_or_default().to_string(),
+        line: number(text("line").as_ref(), "line", MAX_LINES as u64)?,
+        offset: number(text("offset").as_ref(), "offset", 0)?,
+        reverse: get("reverse").is_some_and(|r| r.eq_ignore_ascii_case("true")),
+    })
 }
 
 fn search(log: &dyn ShardLog, stream: Uuid, req: &GetLogs, max_logs: usize) -> ApiResult<Vec<Match>> {

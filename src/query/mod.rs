@@ -151,7 +151,7 @@ pub fn search(
             }
         }
     }
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    entries.sort_unstable_by_key(|e| e.0);
     let mut out = Vec::new();
     let mut previous: Option<u64> = None;
     for ((t, _, pos), matched) in entries {

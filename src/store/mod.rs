@@ -19,6 +19,8 @@ use uuid::Uuid;
 pub use keys::{Codec, RecordHeader};
 
 type Db = DBWithThreadMode<MultiThreaded>;
+/// A raw key and value.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
 type Batch = WriteBatch;
 
 #[derive(Debug, thiserror::Error)]
@@ -195,7 +197,7 @@ impl RocksStore {
     }
 
     /// Every catalog entry whose key starts with `prefix`.
-    pub fn meta_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn meta_scan(&self, prefix: &[u8]) -> Result<Vec<KeyValue>, StoreError> {
         let cf = self.meta_cf()?;
         let mut out = Vec::new();
         for item in self.db.iterator_cf(&cf, IteratorMode::From(prefix, Direction::Forward)) {
