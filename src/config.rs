@@ -57,12 +57,32 @@ pub struct DumpConfig {
     pub root: PathBuf,
     /// Seconds between two checks for completed dump windows to export; 0 disables exports.
     pub check_interval_secs: u64,
+    /// An S3-compatible object store holding the buckets instead of `root`.
+    pub s3: Option<S3Config>,
 }
 
 impl Default for DumpConfig {
     fn default() -> Self {
-        DumpConfig { root: PathBuf::from("logtide-dumps"), check_interval_secs: 60 }
+        DumpConfig { root: PathBuf::from("logtide-dumps"), check_interval_secs: 60, s3: None }
     }
+}
+
+/// An S3-compatible object store (AWS S3, MinIO, Ceph RGW, …) reached with path-style requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// Endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:9000`
+    /// (plain http is allowed only when the URL says so).
+    pub endpoint: String,
+    /// Region the requests are signed for.
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: crate::auth::Secret,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
 }
 
 impl LtsConfig {

@@ -88,7 +88,12 @@ impl Daemon {
     pub async fn export_dumps(&self, now_secs: u64) -> anyhow::Result<crate::dump::ExportReport> {
         let st = self.state.clone();
         let report = tokio::task::spawn_blocking(move || {
-            crate::dump::export_due(&st.catalog, st.log.as_ref(), &st.config.dump.root, now_secs)
+            crate::dump::export_due(
+                &st.catalog,
+                st.log.as_ref(),
+                &crate::dump::Buckets::from_config(&st.config.dump),
+                now_secs,
+            )
         })
         .await??;
         Ok(report)
@@ -143,8 +148,8 @@ fn retention_pass(st: &AppState) -> anyhow::Result<Option<String>> {
 
 /// Exports the completed windows of every dump every `dump.check_interval_secs`.
 fn dump_pass(st: &AppState) -> anyhow::Result<Option<String>> {
-    let report =
-        crate::dump::export_due(&st.catalog, st.log.as_ref(), &st.config.dump.root, crate::catalog::now_secs())?;
+    let buckets = crate::dump::Buckets::from_config(&st.config.dump);
+    let report = crate::dump::export_due(&st.catalog, st.log.as_ref(), &buckets, crate::catalog::now_secs())?;
     Ok((!report.files.is_empty()).then(|| format!("exported {} dump files", report.files.len())))
 }
 

@@ -27,6 +27,7 @@
 //!   file is never duplicated nor partly written. Lines are in arrival order (receive time, then
 //!   shard and sequence).
 
+pub mod bucket;
 pub mod format;
 
 use std::collections::VecDeque;
@@ -42,6 +43,7 @@ use crate::catalog::{Catalog, Dump, DumpFormat, Logstore, PeriodUnit, Project};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::query::{decode_group, group_labels};
 use crate::store::{ShardLog, StoredGroup};
+pub use bucket::{Buckets, Target};
 
 /// How long after its end a window is exported, seconds.
 pub const SETTLE_SECS: u64 = 5;
@@ -248,13 +250,13 @@ pub fn bucket_dir(root: &Path, name: &str) -> ApiResult<PathBuf> {
 /// is the one holding `now_secs`.
 pub fn create(
     catalog: &Catalog,
-    root: &Path,
+    buckets: &Buckets,
     group_id: Uuid,
     stream_ids: Vec<Uuid>,
     req: DumpRequest,
     now_secs: u64,
 ) -> ApiResult<Dump> {
-    bucket_dir(root, &req.bucket)?;
+    buckets.open(&req.bucket)?;
     let period = req.period as u64 * req.period_unit.secs();
     catalog.create_dump(Dump {
         id: Uuid::new_v4(),
@@ -370,14 +372,14 @@ pub struct ExportReport {
 /// Exports, for every enabled dump, each window that ended at least [`SETTLE_SECS`] before
 /// `now_secs` and is not yet exported, in order, recording progress after each window. A dump
 /// whose window fails (bucket gone, disk full) is logged and retried on the next pass.
-pub fn export_due(catalog: &Catalog, log: &dyn ShardLog, root: &Path, now_secs: u64) -> ApiResult<ExportReport> {
+pub fn export_due(catalog: &Catalog, log: &dyn ShardLog, buckets: &Buckets, now_secs: u64) -> ApiResult<ExportReport> {
     let _one = EXPORTING.lock().unwrap_or_else(|e| e.into_inner());
     let mut report = ExportReport::default();
     for dump in catalog.dumps()? {
         if !dump.switch_on {
             continue;
         }
-        if let Err(e) = export_dump(catalog, log, root, &dump, now_secs, &mut report) {
+        if let Err(e) = export_dump(catalog, log, buckets, &dump, now_secs, &mut report) {
             tracing::warn!(dump = %dump.id, error = %e, "dump export failed; retrying on the next pass");
             report.failures += 1;
         }
@@ -388,7 +390,7 @@ pub fn export_due(catalog: &Catalog, log: &dyn ShardLog, root: &Path, now_secs: 
 fn export_dump(
     catalog: &Catalog,
     log: &dyn ShardLog,
-    root: &Path,
+    buckets: &Buckets,
     dump: &Dump,
     now_secs: u64,
     report: &mut ExportReport,
@@ -399,7 +401,7 @@ fn export_dump(
     if start >= due_end {
         return Ok(());
     }
-    let bucket = bucket_dir(root, &dump.bucket)?;
+    let bucket = buckets.open(&dump.bucket)?;
     let group = catalog.project_by_id(dump.group_id)?;
     let streams: Vec<_> =
         dump.stream_ids.iter().map(|id| catalog.logstore_by_id(&group.name, *id)).collect::<ApiResult<_>>()?;
@@ -423,7 +425,7 @@ fn export_dump(
 /// when the window holds no logs.
 fn export_window(
     log: &dyn ShardLog,
-    bucket: &Path,
+    bucket: &Target,
     dump: &Dump,
     group: &Project,
     ls: &Logstore,
@@ -431,8 +433,7 @@ fn export_window(
     end: u64,
 ) -> ApiResult<Option<ExportedFile>> {
     let rel = window_path(dump, &group.name, &ls.name, start, end)?;
-    let target = bucket.join(&rel);
-    let mut out: Option<(atomic::Temp, std::io::BufWriter<std::fs::File>)> = None;
+    let mut out: Option<(Sink, std::io::BufWriter<std::fs::File>)> = None;
     let mut lines = 0u64;
     let mut merge = Merge::open(log, ls, start * NANOS, end * NANOS)?;
     while let Some(stored) = merge.next(log)? {
@@ -444,16 +445,43 @@ fn export_window(
                 DumpFormat::Json => format::json_line(entry, &labels, stored.header.receive_ns),
             };
             if out.is_none() {
-                out = Some(atomic::create(bucket, &target)?);
+                out = Some(match bucket {
+                    Target::Dir(dir) => {
+                        let target = dir.join(&rel);
+                        let (temp, w) = atomic::create(dir, &target)?;
+                        (Sink::File(temp, target), w)
+                    }
+                    Target::Store { .. } => {
+                        let (spool, w) = bucket::Spool::create()?;
+                        (Sink::Spool(spool), w)
+                    }
+                });
             }
             let (_, w) = out.as_mut().expect("just opened");
-            w.write_all(line.as_bytes()).and_then(|_| w.write_all(b"\n")).map_err(io_error(&target))?;
+            w.write_all(line.as_bytes()).and_then(|_| w.write_all(b"\n")).map_err(io_error(&rel))?;
             lines += 1;
         }
     }
-    let Some((temp, writer)) = out else { return Ok(None) };
-    temp.commit(writer, &target)?;
-    Ok(Some(ExportedFile { dump: dump.id, path: target, lines }))
+    let Some((sink, writer)) = out else { return Ok(None) };
+    let path = match (sink, bucket) {
+        (Sink::File(temp, target), _) => {
+            temp.commit(writer, &target)?;
+            target
+        }
+        (Sink::Spool(spool), Target::Store { bucket, store }) => {
+            PathBuf::from(spool.upload(writer, bucket, store, &rel)?)
+        }
+        (Sink::Spool(_), Target::Dir(_)) => unreachable!("a spool is only opened for an object store"),
+    };
+    Ok(Some(ExportedFile { dump: dump.id, path, lines }))
+}
+
+/// Where a window's lines are written before they are published.
+enum Sink {
+    /// A temp file beside its final name in the bucket directory.
+    File(atomic::Temp, PathBuf),
+    /// A local spool file uploaded to the object store at the end.
+    Spool(bucket::Spool),
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> ApiError + '_ {

@@ -333,8 +333,8 @@ impl Ctx<'_> {
         let project = self.log_group(&req.log_group_id)?;
         let streams =
             req.log_stream_ids.iter().map(|s| Ok(self.log_stream(&project, s)?.id)).collect::<ApiResult<_>>()?;
-        let (catalog, root) = (self.state.catalog.clone(), self.state.config.dump.root.clone());
-        let created = blocking(move || dump::create(&catalog, &root, project.id, streams, req, now_secs())).await?;
+        let (catalog, buckets) = (self.state.catalog.clone(), dump::Buckets::from_config(&self.state.config.dump));
+        let created = blocking(move || dump::create(&catalog, &buckets, project.id, streams, req, now_secs())).await?;
         Ok(self.json(StatusCode::CREATED, &json!({ "log_dump_obs_id": created.id })))
     }
 
