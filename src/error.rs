@@ -273,7 +273,6 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             InvalidProjectId => "SVCSTG.ALS.403.105",
-            ProjectNotExist | LogStoreNotExist | ProjectQuotaExceed | LogStoreQuotaExceed => self.lts_name(),
             code if code.lts_name() == "LTS.0009" => "SVCSTG.ALS.200.201",
             code => code.lts_name(),
         }
