@@ -122,6 +122,10 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Most connections served at once; further connections wait in the kernel backlog.
     pub max_connections: usize,
+    /// Most request bytes in hand at once, from the first byte read to the answer, each request
+    /// counted as the larger of its body and its declared raw size. A request that would go over
+    /// it is refused at once with 503 ServerBusy: this bounds memory and the wait behind a backlog.
+    pub max_inflight_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -134,6 +138,7 @@ impl Default for ServerConfig {
             body_read_timeout_secs: 60,
             shutdown_grace_secs: 20,
             max_connections: 4096,
+            max_inflight_bytes: 64 << 20,
         }
     }
 }
@@ -165,6 +170,10 @@ pub struct StorageConfig {
     pub max_pull_bytes: usize,
     /// Seconds between two passes that drop data older than each logstore's ttl; 0 disables them.
     pub retention_interval_secs: u64,
+    /// RocksDB memtables of all logstores together, bytes.
+    pub memtable_budget_bytes: usize,
+    /// RocksDB block cache shared by all logstores, bytes.
+    pub block_cache_bytes: usize,
 }
 
 impl Default for StorageConfig {
@@ -177,6 +186,8 @@ impl Default for StorageConfig {
             max_commit_bytes: 32 * 1024 * 1024,
             max_pull_bytes: 16 * 1024 * 1024,
             retention_interval_secs: 600,
+            memtable_budget_bytes: 256 << 20,
+            block_cache_bytes: 32 << 20,
         }
     }
 }
@@ -278,6 +289,16 @@ impl Config {
         }
         if l.max_key_bytes == 0 {
             p.push("limits.max_key_bytes must be at least 1".into());
+        }
+        let inflight = self.server.max_inflight_bytes;
+        if inflight < l.max_wire_bytes() || inflight > (u32::MAX as usize) << 10 {
+            p.push(format!(
+                "server.max_inflight_bytes must hold at least one largest request ({} bytes) and be under 4 TiB",
+                l.max_wire_bytes()
+            ));
+        }
+        if self.storage.memtable_budget_bytes < 4 << 20 {
+            p.push("storage.memtable_budget_bytes must be at least 4194304".into());
         }
         if self.storage.queue_depth == 0 {
             p.push("storage.queue_depth must be at least 1".into());

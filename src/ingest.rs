@@ -5,7 +5,7 @@
 //! before anything is queued.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -63,11 +63,41 @@ pub struct Ingest {
     workers: Arc<ShardWorkers>,
     limits: Limits,
     turn: AtomicUsize,
+    /// Large bodies decoded at once (one per core).
+    decode_slots: tokio::sync::Semaphore,
+    /// Decompression buffers, reused across requests: at most one per decode slot plus the
+    /// small bodies decoded inline, each at most the raw size limit.
+    scratch: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Ingest {
     pub fn new(catalog: Arc<Catalog>, workers: Arc<ShardWorkers>, limits: Limits, open_mode: bool) -> Ingest {
-        Ingest { open_mode, catalog, workers, limits, turn: AtomicUsize::new(0) }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ingest {
+            open_mode,
+            catalog,
+            workers,
+            limits,
+            turn: AtomicUsize::new(0),
+            decode_slots: tokio::sync::Semaphore::new(cores),
+            scratch: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Most buffers kept for reuse.
+    fn scratch_kept(&self) -> usize {
+        2 * std::thread::available_parallelism().map_or(1, |n| n.get()) + 2
+    }
+
+    fn take_scratch(&self) -> Vec<u8> {
+        self.scratch.lock().expect("scratch lock").pop().unwrap_or_default()
+    }
+
+    fn give_scratch(&self, buf: Vec<u8>) {
+        let mut pool = self.scratch.lock().expect("scratch lock");
+        if buf.capacity() > 0 && pool.len() < self.scratch_kept() {
+            pool.push(buf);
+        }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -122,6 +152,9 @@ impl Ingest {
         }
         let hash = req.hash_key.as_deref().map(route::parse_hash_key).transpose()?;
         let (groups, req) = if req.body.len() >= INLINE_DECODE_LIMIT {
+            // At most one large decode per core at a time: more would not finish sooner, and
+            // each holds a decompression buffer.
+            let _slot = self.decode_slots.acquire().await.map_err(ApiError::internal)?;
             let this = self.clone();
             tokio::task::spawn_blocking(move || (this.decode(&req), req)).await.map_err(ApiError::internal)?
         } else {
@@ -186,6 +219,13 @@ impl Ingest {
 
     /// Decompresses and validates the whole body; returns the records to store.
     fn decode(&self, req: &PutLogs) -> ApiResult<Vec<GroupRecord>> {
+        let mut scratch = self.take_scratch();
+        let result = self.decode_with(req, &mut scratch);
+        self.give_scratch(scratch);
+        result
+    }
+
+    fn decode_with(&self, req: &PutLogs, scratch: &mut Vec<u8>) -> ApiResult<Vec<GroupRecord>> {
         let now = now_secs();
         let limits = &self.limits;
         if req.body.len() > limits.max_wire_bytes() {
@@ -204,7 +244,7 @@ impl Ingest {
                     declared: package.uncompress_size,
                     format: BodyFormat::LogGroup,
                 };
-                let record = self.decode_group(part, budget, now, &req.client_ip)?;
+                let record = self.decode_group(part, budget, now, &req.client_ip, scratch)?;
                 raw_total += record.header.raw_len as usize;
                 logs += record.header.log_count as usize;
                 limits.check_log_count(logs)?;
@@ -217,32 +257,43 @@ impl Ingest {
                 declared: req.declared_raw,
                 format: req.format,
             };
-            let record = self.decode_group(part, limits.max_raw_bytes, now, &req.client_ip)?;
+            let record = self.decode_group(part, limits.max_raw_bytes, now, &req.client_ip, scratch)?;
             records.push(record);
         }
         records.retain(|r| r.header.log_count > 0);
         Ok(records)
     }
 
-    /// One LogGroup: decompressed with a cap of `max_raw` bytes, converted from JSON when it is
-    /// JSON, validated, and kept in the form to store (an LZ4 protobuf body exactly as received).
-    fn decode_group(&self, part: Part, max_raw: usize, now: u64, client_ip: &str) -> ApiResult<GroupRecord> {
-        let raw = compress::decompress(part.compression, &part.body, part.declared, max_raw)?;
+    /// One LogGroup: decompressed with a cap of `max_raw` bytes into `scratch`, converted from
+    /// JSON when it is JSON, validated, and kept in the form to store (an LZ4 protobuf body
+    /// exactly as received: the decompressed bytes are only looked at, never copied).
+    fn decode_group(
+        &self,
+        part: Part,
+        max_raw: usize,
+        now: u64,
+        client_ip: &str,
+        scratch: &mut Vec<u8>,
+    ) -> ApiResult<GroupRecord> {
+        compress::decompress_into(part.compression, &part.body, part.declared, max_raw, scratch)?;
+        let raw: &[u8] = if part.compression == Compression::None { &part.body } else { scratch };
         self.limits.check_raw_size(raw.len())?;
-        let (codec, payload, raw) = match (part.format, part.compression) {
+        let converted_pb;
+        let (codec, payload, raw): (Codec, Bytes, &[u8]) = match (part.format, part.compression) {
             (BodyFormat::Json(time), _) => {
-                let pb = Bytes::from(json_to_log_group(&raw, time, self.limits.max_logs)?);
-                (Codec::None, pb.clone(), pb)
+                converted_pb = Bytes::from(json_to_log_group(raw, time, self.limits.max_logs)?);
+                (Codec::None, converted_pb.clone(), &converted_pb)
             }
             (BodyFormat::LtsReport(shape), _) => {
-                let pb = Bytes::from(report_to_log_group(&raw, shape, self.limits.max_logs)?);
-                (Codec::None, pb.clone(), pb)
+                converted_pb = Bytes::from(report_to_log_group(raw, shape, self.limits.max_logs)?);
+                (Codec::None, converted_pb.clone(), &converted_pb)
             }
-            (_, Compression::Lz4) => (Codec::Lz4, part.body.clone(), Bytes::from(raw.into_owned())),
-            (_, Compression::None) => (Codec::None, part.body.clone(), part.body.clone()),
+            (_, Compression::Lz4) => (Codec::Lz4, part.body.clone(), raw),
+            (_, Compression::None) => (Codec::None, part.body.clone(), raw),
             (_, Compression::Deflate | Compression::Zstd | Compression::Gzip | Compression::Snappy) => {
-                let raw = Bytes::from(raw.into_owned());
-                (Codec::None, raw.clone(), raw)
+                // Stored as LZ4 by the shard worker; the copy is what the queue holds.
+                converted_pb = Bytes::copy_from_slice(raw);
+                (Codec::None, converted_pb.clone(), &converted_pb)
             }
         };
         // The size rule is about the body the client sent, checked above. A JSON body turned into a
@@ -257,7 +308,7 @@ impl Ingest {
             }
             BodyFormat::LogGroup | BodyFormat::PackageList => &self.limits,
         };
-        let stats: GroupStats = validate_log_group(&raw, limits, now)?;
+        let stats: GroupStats = validate_log_group(raw, limits, now)?;
         let header = RecordHeader {
             codec,
             raw_len: stats.raw_len,

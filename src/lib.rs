@@ -27,6 +27,7 @@ pub mod dump;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod loadgen;
 pub mod query;
 pub mod retention;
 pub mod route;

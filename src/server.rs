@@ -16,7 +16,7 @@ use crate::config::{Config, Durability};
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::shard::{ShardWorkers, WorkerConfig};
-use crate::store::{RocksStore, ShardLog};
+use crate::store::{RocksStore, ShardLog, StoreMemory};
 
 /// Everything opened before the listener starts accepting.
 struct Services {
@@ -30,8 +30,12 @@ impl Services {
     fn open(config: Config) -> anyhow::Result<Services> {
         let dir = &config.server.data_dir;
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
-        let store =
-            RocksStore::open(dir).map_err(|e| anyhow::anyhow!("cannot open the store in {}: {e}", dir.display()))?;
+        let memory = StoreMemory {
+            memtable_bytes: config.storage.memtable_budget_bytes,
+            block_cache_bytes: config.storage.block_cache_bytes,
+        };
+        let store = RocksStore::open_with(dir, memory)
+            .map_err(|e| anyhow::anyhow!("cannot open the store in {}: {e}", dir.display()))?;
         let catalog = Arc::new(Catalog::load(store.clone(), config.catalog.clone(), dir)?);
         let log: Arc<dyn ShardLog> = store.clone();
         let workers = ShardWorkers::start(
@@ -47,7 +51,9 @@ impl Services {
         let open_mode = config.is_open();
         let ingest = Arc::new(Ingest::new(catalog.clone(), workers.clone(), config.limits.clone(), open_mode));
         let keys = KeyRing::new(config.access_keys.clone(), config.lts.tokens.clone());
-        let state = Arc::new(AppState { catalog, ingest, log, keys, config, shutting_down: AtomicBool::new(false) });
+        let inflight = crate::http::body::InflightBudget::new(config.server.max_inflight_bytes);
+        let state =
+            Arc::new(AppState { catalog, ingest, log, keys, config, shutting_down: AtomicBool::new(false), inflight });
         Ok(Services { state, store, workers })
     }
 }

@@ -141,7 +141,7 @@ pub async fn handle(
         _ => body::MANAGEMENT_BODY_LIMIT,
     };
     let timeout = Duration::from_secs(state.config.server.body_read_timeout_secs);
-    let body = body::collect(&parts.headers, incoming, limit, timeout).await?;
+    let (body, _inflight) = body::collect(&parts.headers, incoming, limit, timeout, &state.inflight).await?;
     let view = RequestView {
         method: parts.method.as_str(),
         path: &path,

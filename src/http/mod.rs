@@ -40,6 +40,8 @@ pub struct AppState {
     pub keys: KeyRing,
     pub config: Config,
     pub shutting_down: AtomicBool,
+    /// Request-body bytes in memory (`server.max_inflight_bytes`).
+    pub inflight: body::InflightBudget,
 }
 
 impl AppState {

@@ -57,7 +57,7 @@ pub async fn handle(
     }
     let limit = if endpoint.is_write() { state.ingest.limits().max_wire_bytes() } else { body::MANAGEMENT_BODY_LIMIT };
     let timeout = Duration::from_secs(state.config.server.body_read_timeout_secs);
-    let body = body::collect(&parts.headers, incoming, limit, timeout).await?;
+    let (body, _inflight) = body::collect(&parts.headers, incoming, limit, timeout, &state.inflight).await?;
     check_content_md5(&parts.headers, &body)?;
     let who = if state.keys.is_empty() || endpoint.is_anonymous() {
         None

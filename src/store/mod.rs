@@ -12,7 +12,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rocksdb::{
-    ColumnFamilyDescriptor, DBWithThreadMode, Direction, IteratorMode, MultiThreaded, Options, WriteBatch, WriteOptions,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBWithThreadMode, Direction, IteratorMode, MultiThreaded,
+    Options, WriteBatch, WriteBufferManager, WriteOptions,
 };
 use uuid::Uuid;
 
@@ -96,19 +97,50 @@ struct Tail {
     last_receive_ns: u64,
 }
 
+/// Memory bounds of the embedded store: whatever the number of logstores, RocksDB's memtables
+/// and its block cache stay within these budgets.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreMemory {
+    /// All memtables of all column families together: a write-buffer manager flushes when the
+    /// mutable ones reach 7/8 of it and stalls writes (the shard queues then fill and writers get
+    /// ServerBusy) while the total is above it.
+    pub memtable_bytes: usize,
+    /// One block cache shared by every column family, for reads.
+    pub block_cache_bytes: usize,
+}
+
+impl Default for StoreMemory {
+    fn default() -> Self {
+        StoreMemory { memtable_bytes: 256 << 20, block_cache_bytes: 32 << 20 }
+    }
+}
+
 /// The embedded RocksDB backend.
 pub struct RocksStore {
     db: Db,
     tails: Mutex<HashMap<(Uuid, u32), Tail>>,
+    /// The column-family options every logstore's families are created with (shared cache).
+    cf_opts: Options,
 }
 
 impl RocksStore {
+    /// Opens (or creates) the store in `dir` with the default memory budgets.
     pub fn open(dir: &Path) -> Result<Arc<RocksStore>, StoreError> {
+        Self::open_with(dir, StoreMemory::default())
+    }
+
+    pub fn open_with(dir: &Path, memory: StoreMemory) -> Result<Arc<RocksStore>, StoreError> {
+        let cache = Cache::new_lru_cache(memory.block_cache_bytes);
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_keep_log_file_num(8);
         opts.increase_parallelism(2);
+        opts.set_write_buffer_manager(&WriteBufferManager::new_write_buffer_manager(memory.memtable_bytes, true));
+        // A WAL file can be deleted only once every family it holds writes of is flushed; with a
+        // family per logstore, a quiet logstore would otherwise pin the WAL forever.
+        opts.set_max_total_wal_size(2 * memory.memtable_bytes as u64);
+        let cf_opts = cf_options(&cache, memory);
         let existing = Db::list_cf(&opts, dir).unwrap_or_default();
         let mut names: Vec<String> = existing;
         for required in ["default", keys::META_CF] {
@@ -116,9 +148,9 @@ impl RocksStore {
                 names.push(required.to_string());
             }
         }
-        let cfs = names.iter().map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
+        let cfs = names.iter().map(|n| ColumnFamilyDescriptor::new(n, cf_opts.clone()));
         let db = Db::open_cf_descriptors(&opts, dir, cfs)?;
-        let store = RocksStore { db, tails: Mutex::new(HashMap::new()) };
+        let store = RocksStore { db, tails: Mutex::new(HashMap::new()), cf_opts };
         for stream in store.stream_ids(dir) {
             if store.db.cf_handle(&keys::index_cf(stream)).is_none() {
                 store.build_index(stream)?;
@@ -132,7 +164,7 @@ impl RocksStore {
     pub fn create_stream(&self, stream: Uuid) -> Result<(), StoreError> {
         for name in [keys::logstore_cf(stream), keys::index_cf(stream)] {
             if self.db.cf_handle(&name).is_none() {
-                self.db.create_cf(&name, &cf_options())?;
+                self.db.create_cf(&name, &self.cf_opts)?;
             }
         }
         Ok(())
@@ -152,7 +184,7 @@ impl RocksStore {
     /// Creates the time index of a logstore stored before indexes existed, from its data.
     fn build_index(&self, stream: Uuid) -> Result<(), StoreError> {
         tracing::info!(%stream, "building the time index of a logstore");
-        self.db.create_cf(keys::index_cf(stream), &cf_options())?;
+        self.db.create_cf(keys::index_cf(stream), &self.cf_opts)?;
         let (data, index) = (self.stream_cf(stream)?, self.index_cf(stream)?);
         let mut batch = Batch::default();
         for item in self.db.iterator_cf(&data, IteratorMode::Start) {
@@ -294,10 +326,16 @@ impl RocksStore {
     }
 }
 
-fn cf_options() -> Options {
+fn cf_options(cache: &Cache, memory: StoreMemory) -> Options {
     let mut o = Options::default();
     // Payloads are mostly LZ4 blocks already; compressing them again costs CPU for nothing.
     o.set_compression_type(rocksdb::DBCompressionType::None);
+    // One memtable may take a quarter of the budget (64 MiB by default), so a busy logstore
+    // flushes in large files while many logstores still share the budget.
+    o.set_write_buffer_size((memory.memtable_bytes / 4).max(1 << 20));
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    o.set_block_based_table_factory(&table);
     o
 }
 

@@ -352,8 +352,17 @@ fn zstd_into(body: &[u8], cap: usize, out: &mut Vec<u8>) -> Result<(), Fail> {
     if out.capacity() < cap {
         out.reserve_exact(cap);
     }
-    let mut dctx = zstd::zstd_safe::DCtx::create();
-    match dctx.decompress(out, body) {
+    thread_local! {
+        // A decompression context is ~100 KB of tables: one per thread, reused.
+        static DCTX: std::cell::RefCell<zstd::zstd_safe::DCtx<'static>> =
+            std::cell::RefCell::new(zstd::zstd_safe::DCtx::create());
+    }
+    let outcome = DCTX.with_borrow_mut(|dctx| {
+        // A context left mid-frame by an earlier failure starts over.
+        let _ = dctx.reset(zstd::zstd_safe::ResetDirective::SessionOnly);
+        dctx.decompress(out, body)
+    });
+    match outcome {
         Ok(_) if out.len() > cap => Err(Fail::OverCap),
         Ok(_) => Ok(()),
         Err(code) if zstd_dst_too_small(code) => Err(Fail::OverCap),
