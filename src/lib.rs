@@ -18,6 +18,7 @@
 //! - [`api`]: management and read operations, free of HTTP types.
 //! - [`http`]: the hyper front end: accept loop, capped bodies, endpoint parsing, rendering.
 //! - [`server`]: wiring and shutdown order.
+//! - [`loadgen`]: the load generator behind the `logtide-load` binary (not used by the daemon).
 
 pub mod api;
 pub mod auth;

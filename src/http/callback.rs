@@ -5,13 +5,12 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use prost::Message;
 
 use crate::config::CallbackConfig;
 use crate::ingest::{BodyFormat, PutLogs};
 use crate::wire::callback::Record;
 use crate::wire::compress::Compression;
-use crate::wire::pb::{log::Content, Log, LogGroup};
+use crate::wire::json::put_log;
 
 /// Replaces every `{field}` of `template` with that field of the record.
 pub fn expand(template: &str, record: &Record) -> String {
@@ -22,18 +21,23 @@ pub fn expand(template: &str, record: &Record) -> String {
     out
 }
 
-/// One write request per target logstore, records in arrival order.
+/// One write request per target logstore, records in arrival order. Each record is written
+/// straight into its group's protobuf bytes (what prost encodes for the same `LogGroup`).
 pub fn requests(records: Vec<Record>, cfg: &CallbackConfig, client_ip: &str) -> Vec<PutLogs> {
-    let mut order: Vec<((String, String), LogGroup)> = Vec::new();
+    let mut order: Vec<((String, String), Vec<u8>)> = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
-    for record in records {
-        let target = (expand(&cfg.project, &record), expand(&cfg.logstore, &record));
-        let at = *index.entry(target.clone()).or_insert_with(|| {
-            order.push((target, LogGroup::default()));
-            order.len() - 1
-        });
-        let contents = record.fields.into_iter().map(|(key, value)| Content { key, value }).collect();
-        order[at].1.logs.push(Log { time: record.time, contents, time_ns: record.time_ns });
+    for record in &records {
+        let target = (expand(&cfg.project, record), expand(&cfg.logstore, record));
+        let at = match index.get(&target) {
+            Some(&at) => at,
+            None => {
+                index.insert(target.clone(), order.len());
+                order.push((target, Vec::new()));
+                order.len() - 1
+            }
+        };
+        let contents = record.fields.iter().map(|(key, value)| (key.as_str(), value.as_str()));
+        put_log(&mut order[at].1, record.time, record.time_ns, contents);
     }
     order
         .into_iter()
@@ -42,7 +46,7 @@ pub fn requests(records: Vec<Record>, cfg: &CallbackConfig, client_ip: &str) -> 
             logstore,
             hash_key: None,
             compression: Compression::None,
-            body: Bytes::from(group.encode_to_vec()),
+            body: Bytes::from(group),
             declared_raw: None,
             format: BodyFormat::LogGroup,
             web_tracking: false,
@@ -53,7 +57,10 @@ pub fn requests(records: Vec<Record>, cfg: &CallbackConfig, client_ip: &str) -> 
 
 #[cfg(test)]
 mod tests {
+    use prost::Message;
+
     use super::*;
+    use crate::wire::pb::{log::Content, Log, LogGroup};
 
     fn record(project: &str, app: &str, msg: &str) -> Record {
         Record {
@@ -77,6 +84,20 @@ mod tests {
         let g = LogGroup::decode(reqs[0].body.as_ref()).unwrap();
         let msgs: Vec<&str> = g.logs.iter().map(|l| l.contents[1].value.as_str()).collect();
         assert_eq!(msgs, vec!["1", "3"]);
+    }
+
+    #[test]
+    fn the_groups_are_what_prost_encodes() {
+        let mut r = record("p1", "a", "é \"x\"\n");
+        r.time_ns = Some(7);
+        let reqs = requests(vec![record("p1", "a", "1"), r.clone()], &CallbackConfig::default(), "1.2.3.4");
+        let log = |r: &Record| Log {
+            time: r.time,
+            contents: r.fields.iter().map(|(key, value)| Content { key: key.clone(), value: value.clone() }).collect(),
+            time_ns: r.time_ns,
+        };
+        let expected = LogGroup { logs: vec![log(&record("p1", "a", "1")), log(&r)], ..Default::default() };
+        assert_eq!(reqs[0].body.as_ref(), expected.encode_to_vec().as_slice());
     }
 
     #[test]

@@ -27,7 +27,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::auth::KeyRing;
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::error::Dialect;
+use crate::error::{Dialect, ErrorCode};
 use crate::ingest::Ingest;
 use crate::store::ShardLog;
 use response::Body;
@@ -112,7 +112,9 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) 
     let response = match result {
         Ok(r) => r,
         Err(e) => {
-            if e.code.status().is_server_error() {
+            // ServerBusy is the daemon shedding load as designed: at overload it is thousands of
+            // answers a second, so it is not logged above debug.
+            if e.code.status().is_server_error() && e.code != ErrorCode::ServerBusy {
                 tracing::warn!(request_id, code = e.code.sls_name(), message = %e.message, "request failed");
             } else {
                 tracing::debug!(request_id, code = e.code.sls_name(), message = %e.message, "request refused");

@@ -2,8 +2,12 @@
 //! array of records whose listed fields are all required and type-checked. Each record becomes one
 //! log; its time comes from `@timestamp`.
 
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::json::{Fields, FieldsSeed, Text};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// Fields every record must carry as JSON strings.
@@ -95,7 +99,78 @@ fn check_record(index: usize, record: &Map<String, Value>) -> ApiResult<Record> 
 }
 
 /// Parses and checks the whole array; the first bad record rejects the request.
+///
+/// A well-formed body takes one streaming pass over borrowed fields; any failure is judged again
+/// by the `Value` path, the reference for every error message.
 pub fn parse_records(body: &[u8], max_logs: usize) -> ApiResult<Vec<Record>> {
+    match fast_records(body, max_logs) {
+        Some(records) => Ok(records),
+        None => value_records(body, max_logs),
+    }
+}
+
+/// `check_record` over borrowed fields; `None` where it would fail.
+fn checked(fields: &Fields) -> Option<Record> {
+    let mut required = 0;
+    for (key, value) in fields {
+        if STRING_FIELDS.contains(&key.as_ref()) {
+            let Text::Str(_) = value else { return None };
+            required += 1;
+        } else if INTEGER_FIELDS.contains(&key.as_ref()) {
+            let Text::Json { integer: true, .. } = value else { return None };
+            required += 1;
+        }
+    }
+    // Keys are unique in `fields`, so the count says every required field is there.
+    if required != STRING_FIELDS.len() + INTEGER_FIELDS.len() {
+        return None;
+    }
+    let stamp = fields.iter().find(|(k, _)| k == "@timestamp").map(|(_, v)| v.as_str())?;
+    let (time, time_ns) = parse_timestamp(stamp)?;
+    let fields = fields.iter().map(|(k, v)| (k.to_string(), v.as_str().to_string())).collect();
+    Some(Record { fields, time, time_ns })
+}
+
+struct RecordsSeed {
+    max_logs: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed {
+    type Value = Vec<Record>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Record>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed {
+    type Value = Vec<Record>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Record>, A::Error> {
+        let declined = || de::Error::custom("fast path declined");
+        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max_logs));
+        let mut fields = Fields::new();
+        while seq.next_element_seed(FieldsSeed(&mut fields))?.is_some() {
+            if records.len() == self.max_logs {
+                return Err(declined());
+            }
+            records.push(checked(&fields).ok_or_else(declined)?);
+        }
+        Ok(records)
+    }
+}
+
+/// The whole body in one pass; `None` for anything the `Value` path has to judge.
+fn fast_records(body: &[u8], max_logs: usize) -> Option<Vec<Record>> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let records = RecordsSeed { max_logs }.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(records)
+}
+
+/// The reference parse through a `serde_json::Value` tree.
+fn value_records(body: &[u8], max_logs: usize) -> ApiResult<Vec<Record>> {
     let doc: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::new(ErrorCode::PostBodyInvalid, format!("the JSON body cannot be parsed: {e}")))?;
     let Value::Array(items) = doc else {
@@ -173,5 +248,47 @@ mod tests {
         assert_eq!(parse_records(b"[1]", 10).unwrap_err().code, ErrorCode::PostBodyInvalid);
         assert_eq!(parse_records(b"[{}, {}]", 1).unwrap_err().code, ErrorCode::PostBodyTooLarge);
         assert_eq!(parse_records(b"[]", 1).unwrap(), vec![]);
+    }
+
+    /// The fast path and the `Value` path agree on records and on every error.
+    #[test]
+    fn the_fast_path_matches_the_value_path() {
+        let with = |edit: &dyn Fn(&mut Map<String, Value>)| {
+            let mut r = sample();
+            edit(r.as_object_mut().unwrap());
+            serde_json::to_vec(&Value::Array(vec![sample(), r])).unwrap()
+        };
+        let mut bodies = vec![
+            with(&|_| {}),
+            with(&|r| drop(r.insert("extra".into(), serde_json::json!({"b": 1, "a": [1.5, null]})))),
+            with(&|r| drop(r.insert("time".into(), Value::from(-3)))),
+            with(&|r| drop(r.insert("time".into(), Value::from(1.5)))),
+            with(&|r| drop(r.insert("@timestamp".into(), Value::from("2021-06-24T08:29:30.5+08:00")))),
+            with(&|r| drop(r.insert("@timestamp".into(), Value::from("99999999999")))),
+            with(&|r| drop(r.insert("log_data".into(), Value::from("tab\t \"quoted\" é \u{1F600}")))),
+            b"[]".to_vec(),
+            b"[1]".to_vec(),
+            b"{}".to_vec(),
+            b"[{}] x".to_vec(),
+            b"".to_vec(),
+        ];
+        // A repeated key keeps its first place and its last value; a syntax error after a bad record wins.
+        let good = String::from_utf8(serde_json::to_vec(&sample()).unwrap()).unwrap();
+        bodies.push(format!("[{}]", good.replacen("{", r#"{"log_data":5,"#, 1)).into_bytes());
+        bodies.push(format!("[{}]", good.replacen("{", r#"{"node":"first","#, 1)).into_bytes());
+        bodies.push(format!("[{{}},{good}").into_bytes());
+        bodies.push(format!("[{good},{{\"time\":1e400}}]").into_bytes());
+        for body in &bodies {
+            for max_logs in [1, 2, 10] {
+                let fast = parse_records(body, max_logs);
+                match (fast, value_records(body, max_logs)) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b),
+                    (Err(a), Err(b)) => assert_eq!((a.code, a.message), (b.code, b.message)),
+                    (a, b) => panic!("{}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
+                }
+            }
+        }
+        assert!(fast_records(&bodies[0], 10).is_some());
+        assert!(fast_records(&bodies[1], 10).is_some());
     }
 }
