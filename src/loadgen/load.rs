@@ -268,7 +268,7 @@ impl Task {
                     format!("HTTP {}: {}", answer.status.as_u16(), text.chars().take(300).collect::<String>())
                 });
                 if slot.measured {
-                    rec.refused(at, latency, code);
+                    rec.refused(at, latency, done.saturating_duration_since(started), code);
                 }
             }
             Ok(Err(e)) => {

@@ -68,6 +68,8 @@ pub struct Recorder {
     pub last_completion: Option<Duration>,
     latency: Histogram<u64>,
     error_latency: Histogram<u64>,
+    /// Refusals timed from the actual send (no wait for a free connection): the server's answer time.
+    error_service: Histogram<u64>,
     timeline: Vec<Second>,
 }
 
@@ -84,6 +86,7 @@ impl Default for Recorder {
             last_completion: None,
             latency: histogram(),
             error_latency: histogram(),
+            error_service: histogram(),
             timeline: Vec::new(),
         }
     }
@@ -122,9 +125,11 @@ impl Recorder {
         self.logs_acked_total += logs;
     }
 
-    /// A measured request the daemon refused with an HTTP error.
-    pub fn refused(&mut self, at: Duration, latency: Duration, code: String) {
+    /// A measured request the daemon refused with an HTTP error, `latency` after its intended
+    /// start and `service` after it was actually sent.
+    pub fn refused(&mut self, at: Duration, latency: Duration, service: Duration, code: String) {
         self.error_latency.saturating_record(micros(latency));
+        self.error_service.saturating_record(micros(service));
         self.failed(at, code);
     }
 
@@ -152,6 +157,7 @@ impl Recorder {
         // Same bounds on both sides: adding cannot fail.
         let _ = self.latency.add(&other.latency);
         let _ = self.error_latency.add(&other.error_latency);
+        let _ = self.error_service.add(&other.error_service);
         for (t, s) in other.timeline.iter().enumerate() {
             let mine = self.bucket(t);
             mine.ok += s.ok;
@@ -228,6 +234,8 @@ pub struct Report {
     pub raw_bytes_per_log: f64,
     pub latency_ms: Latency,
     pub error_latency_ms: ErrorLatency,
+    /// Refusals timed from the actual send: how fast the server answers a refusal.
+    pub error_service_ms: ErrorLatency,
     pub timeline: Vec<TimelineEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<Verify>,
@@ -267,6 +275,11 @@ impl Report {
                 p50: ms(e.value_at_quantile(0.5)),
                 p99: ms(e.value_at_quantile(0.99)),
                 max: ms(e.max()),
+            },
+            error_service_ms: ErrorLatency {
+                p50: ms(r.error_service.value_at_quantile(0.5)),
+                p99: ms(r.error_service.value_at_quantile(0.99)),
+                max: ms(r.error_service.max()),
             },
             timeline: r
                 .timeline
@@ -361,7 +374,12 @@ mod tests {
             a.ok(Duration::from_millis(10 * i), Duration::from_millis(i), 10, 1000, 200);
         }
         b.ok(Duration::from_millis(2500), Duration::from_secs(1), 10, 1000, 200);
-        b.refused(Duration::from_millis(2600), Duration::from_micros(300), "ServerBusy".into());
+        b.refused(
+            Duration::from_millis(2600),
+            Duration::from_micros(300),
+            Duration::from_micros(200),
+            "ServerBusy".into(),
+        );
         b.failed(Duration::from_millis(700), "transport".into());
         b.warmup_ok(5);
         a.merge(&b);
@@ -385,6 +403,7 @@ mod tests {
         assert!((report.raw_mb_per_s - 0.0505).abs() < 0.001, "{}", report.raw_mb_per_s);
         assert!((report.latency_ms.p99 - 100.0).abs() < 0.2, "{:?}", report.latency_ms);
         assert_eq!(report.error_latency_ms.max, 0.3);
+        assert_eq!(report.error_service_ms.max, 0.2);
         assert_eq!(report.timeline.len(), 3);
         let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
         for key in [
@@ -403,6 +422,7 @@ mod tests {
             "raw_bytes_per_log",
             "latency_ms",
             "error_latency_ms",
+            "error_service_ms",
             "timeline",
         ] {
             assert!(v.get(key).is_some(), "{key} missing from {v}");

@@ -15,6 +15,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::loggroup::{len_field_len, push_len_field};
 use super::pb::{log::Content, Log, LogGroup, LogTag};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
@@ -262,17 +263,6 @@ impl<'de> Visitor<'de> for FieldsSeed<'_, 'de> {
     }
 }
 
-/// Encoded size of a length-delimited field with a one-byte key.
-fn len_field_len(len: usize) -> usize {
-    1 + encoded_len_varint(len as u64) + len
-}
-
-fn push_len_field(out: &mut Vec<u8>, key: u8, bytes: &[u8]) {
-    out.push(key);
-    encode_varint(bytes.len() as u64, out);
-    out.extend_from_slice(bytes);
-}
-
 /// Appends one `LogGroup.logs` entry, byte for byte what prost encodes for the same `Log`.
 pub(crate) fn put_log<'f>(
     out: &mut Vec<u8>,
@@ -293,8 +283,8 @@ pub(crate) fn put_log<'f>(
     for (k, v) in contents {
         out.push(0x12); // Log.contents
         encode_varint(content_len((k, v)) as u64, out);
-        push_len_field(out, 0x0a, k.as_bytes());
-        push_len_field(out, 0x12, v.as_bytes());
+        push_len_field(out, 1, k.as_bytes());
+        push_len_field(out, 2, v.as_bytes());
     }
     if let Some(ns) = time_ns {
         out.push(0x25); // Log.time_ns, fixed32
@@ -444,17 +434,17 @@ fn fast_log_group(body: &[u8], time: LogTime, max_logs: usize) -> Option<Vec<u8>
     let rest = (&mut de).deserialize_map(DocSeed { logs: LogsSeed { out: &mut out, time, max_logs } }).ok()?;
     de.end().ok()?;
     if let Some(topic) = &rest.topic {
-        push_len_field(&mut out, 0x1a, topic.as_str().as_bytes()); // LogGroup.topic
+        push_len_field(&mut out, 3, topic.as_str().as_bytes()); // LogGroup.topic
     }
     if let Some(source) = &rest.source {
-        push_len_field(&mut out, 0x22, source.as_str().as_bytes()); // LogGroup.source
+        push_len_field(&mut out, 4, source.as_str().as_bytes()); // LogGroup.source
     }
     for (key, value) in rest.tags.iter().flatten() {
         let (key, value) = (key.as_bytes(), value.as_str().as_bytes());
         out.push(0x32); // LogGroup.log_tags
         encode_varint((len_field_len(key.len()) + len_field_len(value.len())) as u64, &mut out);
-        push_len_field(&mut out, 0x0a, key);
-        push_len_field(&mut out, 0x12, value);
+        push_len_field(&mut out, 1, key);
+        push_len_field(&mut out, 2, value);
     }
     Some(out)
 }

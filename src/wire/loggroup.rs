@@ -188,14 +188,15 @@ pub fn write_log_group_list_entry(out: &mut Vec<u8>, group: &[u8]) {
     push_len_field(out, 1, group);
 }
 
-fn push_len_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+/// Appends a length-delimited field numbered below 16.
+pub(crate) fn push_len_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     out.push(tag_byte(field, LEN));
     encode_varint(bytes.len() as u64, out);
     out.extend_from_slice(bytes);
 }
 
 /// Encoded size of a length-delimited field with a one-byte key.
-fn len_field_len(len: usize) -> usize {
+pub(crate) fn len_field_len(len: usize) -> usize {
     1 + encoded_len_varint(len as u64) + len
 }
 
