@@ -42,6 +42,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LOGTIDE_LOG").unwrap_or_else(|_| "info".into()))
+        // A log line that cannot be written (a full disk under the log file, a closed pipe) is
+        // dropped. By default the subscriber reports it with `eprintln!`, which panics when
+        // stderr itself fails, and that killed a shard worker when a benchmark filled the disk.
+        .log_internal_errors(false)
         .init();
     let result = match cli.command {
         Command::CheckConfig { file } => check_config(&file),

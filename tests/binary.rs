@@ -14,11 +14,16 @@ struct Running {
 }
 
 fn start(data_dir: &std::path::Path) -> Running {
+    start_with(data_dir, "warn", Stdio::inherit())
+}
+
+fn start_with(data_dir: &std::path::Path, level: &str, stderr: Stdio) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_logtide"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
-        .env("LOGTIDE_LOG", "warn")
+        .env("LOGTIDE_LOG", level)
         .stdout(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .expect("start logtide");
     let mut line = String::new();
@@ -137,4 +142,22 @@ fn check_config_accepts_the_shipped_file_and_lists_every_problem() {
     // serve refuses the same file before touching the data dir.
     let refused = Command::new(bin).args(["serve", "--config"]).arg(&bad).output().unwrap();
     assert!(!refused.status.success());
+}
+
+/// Logging must never take the daemon down: with stderr on `/dev/full` every log line fails with
+/// ENOSPC (as when the disk under a log file fills up), and the daemon keeps serving.
+#[test]
+fn a_log_that_cannot_be_written_does_not_stop_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let r = start_with(dir.path(), "debug", Stdio::from(full));
+    let client = http(&r.addr);
+    for _ in 0..20 {
+        // Debug level: every request writes log lines, and each write fails.
+        let ok = client.get(format!("http://{}/health", r.addr)).send().unwrap();
+        assert_eq!(ok.status(), 200);
+        let refused = client.get(format!("http://{}/logstores/nope/shards", r.addr)).send().unwrap();
+        assert_eq!(refused.status(), 404);
+    }
+    sigterm_and_wait(r);
 }
