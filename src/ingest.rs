@@ -68,6 +68,8 @@ pub struct Ingest {
     /// Decompression buffers, reused across requests: at most one per decode slot plus the
     /// small bodies decoded inline, each at most the raw size limit.
     scratch: Mutex<Vec<Vec<u8>>>,
+    /// Most buffers kept in `scratch` for reuse.
+    scratch_kept: usize,
 }
 
 impl Ingest {
@@ -81,12 +83,9 @@ impl Ingest {
             turn: AtomicUsize::new(0),
             decode_slots: tokio::sync::Semaphore::new(cores),
             scratch: Mutex::new(Vec::new()),
+            // Computed once: `available_parallelism` reads cgroup files, too slow for every request.
+            scratch_kept: 2 * cores + 2,
         }
-    }
-
-    /// Most buffers kept for reuse.
-    fn scratch_kept(&self) -> usize {
-        2 * std::thread::available_parallelism().map_or(1, |n| n.get()) + 2
     }
 
     fn take_scratch(&self) -> Vec<u8> {
@@ -95,7 +94,7 @@ impl Ingest {
 
     fn give_scratch(&self, buf: Vec<u8>) {
         let mut pool = self.scratch.lock().expect("scratch lock");
-        if buf.capacity() > 0 && pool.len() < self.scratch_kept() {
+        if buf.capacity() > 0 && pool.len() < self.scratch_kept {
             pool.push(buf);
         }
     }
