@@ -101,6 +101,8 @@ impl std::fmt::Debug for AccessKey {
             .field("secret", &self.secret)
             .field("projects", &self.projects)
             .field("project_ids", &self.project_ids)
+            .field("read_projects", &self.read_projects)
+            .field("write_projects", &self.write_projects)
             .finish()
     }
 }
@@ -120,12 +122,27 @@ pub struct ServerConfig {
     pub body_read_timeout_secs: u64,
     /// Seconds to finish in-flight requests on shutdown before closing connections.
     pub shutdown_grace_secs: u64,
-    /// Most connections served at once; further connections wait in the kernel backlog.
+    /// Seconds between the start of shutdown and closing the listener, while `/ready` answers 503
+    /// (so a load balancer stops sending) and requests are still served. 0: close at once.
+    pub shutdown_delay_secs: u64,
+    /// Most connections served at once; a connection beyond it is answered 503 ServerBusy
+    /// (`Retry-After: 1`) at once and closed.
     pub max_connections: usize,
     /// Most request bytes in hand at once, from the first byte read to the answer, each request
     /// counted as the larger of its body and its declared raw size. A request that would go over
     /// it is refused at once with 503 ServerBusy: this bounds memory and the wait behind a backlog.
     pub max_inflight_bytes: usize,
+    /// PEM certificate chain for TLS on the listener; empty: plain HTTP. Needs `tls_key_file`.
+    pub tls_cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert_file`.
+    pub tls_key_file: PathBuf,
+}
+
+impl ServerConfig {
+    /// Whether the listener speaks TLS.
+    pub fn tls(&self) -> bool {
+        !self.tls_cert_file.as_os_str().is_empty()
+    }
 }
 
 impl Default for ServerConfig {
@@ -137,8 +154,11 @@ impl Default for ServerConfig {
             header_read_timeout_secs: 30,
             body_read_timeout_secs: 60,
             shutdown_grace_secs: 20,
+            shutdown_delay_secs: 0,
             max_connections: 4096,
             max_inflight_bytes: 64 << 20,
+            tls_cert_file: PathBuf::new(),
+            tls_key_file: PathBuf::new(),
         }
     }
 }
@@ -296,6 +316,9 @@ impl Config {
                 "server.max_inflight_bytes must hold at least one largest request ({} bytes) and be under 4 TiB",
                 l.max_wire_bytes()
             ));
+        }
+        if self.server.tls_cert_file.as_os_str().is_empty() != self.server.tls_key_file.as_os_str().is_empty() {
+            p.push("server.tls_cert_file and server.tls_key_file must be set together (both empty: plain HTTP)".into());
         }
         if self.storage.memtable_budget_bytes < 4 << 20 {
             p.push("storage.memtable_budget_bytes must be at least 4194304".into());

@@ -100,6 +100,10 @@ pub enum ErrorCode {
     // ---- server ----
     /// A shard queue is full or the daemon is shutting down; retry after a short pause.
     ServerBusy,
+    /// The data disk is full (or the store refuses writes after an I/O error): writes are refused
+    /// until space is freed, reads go on. SLS has no such code; it is a 503 that every SDK retries,
+    /// named for what it is so operators can tell it from load shedding.
+    StorageFull,
     InternalServerError,
 }
 
@@ -146,7 +150,7 @@ impl ErrorCode {
             ProjectNotExist | LogStoreNotExist | InvalidUrl => StatusCode::NOT_FOUND,
             InvalidMethod => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
-            ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
+            ServerBusy | StorageFull => StatusCode::SERVICE_UNAVAILABLE,
             InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -193,13 +197,14 @@ impl ErrorCode {
             InvalidMethod => "InvalidMethod",
             InvalidUrl => "InvalidUrl",
             ServerBusy => "ServerBusy",
+            StorageFull => "StorageFull",
             InternalServerError => "InternalServerError",
         }
     }
 
     /// Whether a client may retry the same request unchanged.
     pub fn retryable(self) -> bool {
-        matches!(self, ErrorCode::ServerBusy | ErrorCode::InternalServerError)
+        matches!(self, ErrorCode::ServerBusy | ErrorCode::StorageFull | ErrorCode::InternalServerError)
     }
 
     /// HTTP status of the code in a dialect. LTS documents 400 for an unknown log group or stream
@@ -261,7 +266,7 @@ impl ErrorCode {
             LogStoreNotExist => "LTS.0208",
             LogStoreAlreadyExist => "LTS.0205",
             InvalidMethod | InvalidUrl => "APIGW.0101",
-            ServerBusy | InternalServerError => "LTS.0010",
+            ServerBusy | StorageFull | InternalServerError => "LTS.0010",
         }
     }
 

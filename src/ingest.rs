@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use crate::catalog::{check_logstore_name, check_project_name, now_secs, Catalog, Logstore};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::metrics::{Accepted, Metrics};
 use crate::route;
 use crate::shard::ShardWorkers;
 use crate::store::{Append, Codec, GroupRecord, RecordHeader};
@@ -21,8 +22,8 @@ use crate::wire::loggroup::{validate_log_group, GroupStats};
 use crate::wire::lts::{report_to_log_group, ReportShape};
 use crate::wire::package::split_package_list;
 
-/// Bodies at least this large are decoded on the blocking pool so that the async runtime never
-/// stalls for more than a fraction of a millisecond.
+/// Bodies that may decode to this many bytes or more are decoded on the blocking pool, so that
+/// the async runtime never stalls for more than a fraction of a millisecond.
 const INLINE_DECODE_LIMIT: usize = 128 * 1024;
 
 /// A PutLogs request, free of HTTP types.
@@ -70,6 +71,8 @@ pub struct Ingest {
     scratch: Mutex<Vec<Vec<u8>>>,
     /// Most buffers kept in `scratch` for reuse.
     scratch_kept: usize,
+    /// Accepted requests, logs and bytes per logstore.
+    metrics: Arc<Metrics>,
 }
 
 impl Ingest {
@@ -85,7 +88,14 @@ impl Ingest {
             scratch: Mutex::new(Vec::new()),
             // Computed once: `available_parallelism` reads cgroup files, too slow for every request.
             scratch_kept: 2 * cores + 2,
+            metrics: Arc::new(Metrics::new(0, 0)),
         }
+    }
+
+    /// Counts accepted writes in `metrics` (the daemon's) instead of a private registry.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Ingest {
+        self.metrics = metrics;
+        self
     }
 
     fn take_scratch(&self) -> Vec<u8> {
@@ -150,7 +160,7 @@ impl Ingest {
             Ok(_) => {}
         }
         let hash = req.hash_key.as_deref().map(route::parse_hash_key).transpose()?;
-        let (groups, req) = if req.body.len() >= INLINE_DECODE_LIMIT {
+        let (groups, req) = if self.decode_bound(&req) >= INLINE_DECODE_LIMIT {
             // At most one large decode per core at a time: more would not finish sooner, and
             // each holds a decompression buffer.
             let _slot = self.decode_slots.acquire().await.map_err(ApiError::internal)?;
@@ -182,13 +192,25 @@ impl Ingest {
     async fn commit(&self, prepared: Vec<Prepared>) -> ApiResult<()> {
         let mut acks = Vec::with_capacity(prepared.len());
         for p in prepared {
-            if !p.append.groups.is_empty() {
-                acks.push((self.workers.submit(p.append)?, p.logstore));
+            let size = Accepted::of(&p.append.groups);
+            if p.append.groups.is_empty() {
+                // Nothing to store: acknowledged as it is.
+                self.metrics.accepted(&p.logstore, &size);
+            } else {
+                acks.push((self.workers.submit(p.append)?, p.logstore, size));
             }
         }
-        for (ack, logstore) in acks {
+        for (ack, logstore, size) in acks {
             match ack.await {
-                Ok(Ok(_first_seq)) => {}
+                Ok(Ok(_first_seq)) => self.metrics.accepted(&logstore, &size),
+                Ok(Err(e)) if e.refuses_all_writes() => {
+                    storage_refusal_warning(&e);
+                    return Err(ApiError::new(
+                        ErrorCode::StorageFull,
+                        "the store refuses writes: its disk is full or failing; nothing of this request was \
+                         stored; retry once space is freed",
+                    ));
+                }
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, project = %logstore.project, logstore = %logstore.name, "write failed");
                     return Err(ApiError::internal("the write could not be stored"));
@@ -217,6 +239,19 @@ impl Ingest {
     }
 
     /// Decompresses and validates the whole body; returns the records to store.
+    /// The most bytes decoding `req` can produce, which decides whether it is decoded on the
+    /// async runtime or the blocking pool. A compressed body's output is capped by its declared
+    /// size (else the raw limit), so 12 KB of LZ4 declaring 3 MB counts as 3 MB; a package list's
+    /// parts are not looked at here and count as the raw limit.
+    fn decode_bound(&self, req: &PutLogs) -> usize {
+        let max_raw = self.limits.max_raw_bytes;
+        match (req.format, req.compression) {
+            (BodyFormat::PackageList, _) => max_raw,
+            (_, Compression::None) => req.body.len(),
+            (_, _) => req.declared_raw.map_or(max_raw, |declared| declared.min(max_raw)),
+        }
+    }
+
     fn decode(&self, req: &PutLogs) -> ApiResult<Vec<GroupRecord>> {
         let mut scratch = self.take_scratch();
         let result = self.decode_with(req, &mut scratch);
@@ -341,4 +376,13 @@ struct Part {
     body: Bytes,
     declared: Option<usize>,
     format: BodyFormat,
+}
+
+/// Logs that the store refuses writes at most once per `logging::REPEAT_INTERVAL_MS` (with how
+/// many refusals were not logged), however many requests are refused meanwhile.
+fn storage_refusal_warning(e: &crate::store::StoreError) {
+    static REFUSALS: crate::logging::Throttle = crate::logging::Throttle::new(crate::logging::REPEAT_INTERVAL_MS);
+    if let Some(suppressed) = REFUSALS.allow() {
+        tracing::error!(error = %e, suppressed, "the store refuses writes; answering StorageFull until it recovers");
+    }
 }

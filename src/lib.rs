@@ -18,6 +18,9 @@
 //! - [`api`]: management and read operations, free of HTTP types.
 //! - [`http`]: the hyper front end: accept loop, capped bodies, endpoint parsing, rendering.
 //! - [`server`]: wiring and shutdown order.
+//! - [`metrics`]: the Prometheus metrics, every name spelled once.
+//! - [`logging`]: the log subscriber (text or JSON) and the throttle of repeated warnings.
+//! - [`systemd`]: `Type=notify` readiness, stopping and watchdog messages.
 //! - [`loadgen`]: the load generator behind the `logtide-load` binary (not used by the daemon).
 
 pub mod api;
@@ -29,12 +32,15 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod loadgen;
+pub mod logging;
+pub mod metrics;
 pub mod query;
 pub mod retention;
 pub mod route;
 pub mod server;
 pub mod shard;
 pub mod store;
+pub mod systemd;
 pub mod validate;
 pub mod wire;
 

@@ -7,12 +7,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use logtide::config::{Config, Overrides};
+use logtide::logging::LogFormat;
 
 #[derive(Parser)]
 #[command(name = "logtide", version, about = "A log-ingestion daemon speaking the SLS API, storing into RocksDB")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines on stderr as `text` or `json` (one object per line); default: $LOGTIDE_LOG_FORMAT,
+    /// else text. The level filter is $LOGTIDE_LOG (default info).
+    #[arg(long, global = true)]
+    log_format: Option<LogFormat>,
 }
 
 #[derive(Subcommand)]
@@ -38,15 +43,18 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LOGTIDE_LOG").unwrap_or_else(|_| "info".into()))
-        // A log line that cannot be written (a full disk under the log file, a closed pipe) is
-        // dropped. By default the subscriber reports it with `eprintln!`, which panics when
-        // stderr itself fails, and that killed a shard worker when a benchmark filled the disk.
-        .log_internal_errors(false)
-        .init();
+    let format = match cli.log_format {
+        Some(f) => f,
+        None => match std::env::var("LOGTIDE_LOG_FORMAT").map(|v| v.parse::<LogFormat>()) {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => {
+                eprintln!("logtide: LOGTIDE_LOG_FORMAT: {e}");
+                return ExitCode::FAILURE;
+            }
+            Err(_) => LogFormat::Text,
+        },
+    };
+    logtide::logging::init(format);
     let result = match cli.command {
         Command::CheckConfig { file } => check_config(&file),
         Command::Serve { config, listen, data_dir, allow_anonymous } => {
@@ -86,8 +94,11 @@ fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<()> {
         // The one line on stdout: scripts and tests wait for it.
         println!("logtide listening on {}", daemon.addr());
         tracing::info!(addr = %daemon.addr(), "accepting writes");
+        logtide::systemd::ready(daemon.addr());
+        let _watchdog = logtide::systemd::spawn_watchdog(daemon.health_check());
         wait_for_signal().await?;
         tracing::info!("shutting down");
+        logtide::systemd::stopping();
         daemon.shutdown().await
     })
 }

@@ -15,12 +15,15 @@ use crate::catalog::Catalog;
 use crate::config::{Config, Durability};
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
+use crate::metrics::Metrics;
 use crate::shard::{ShardWorkers, WorkerConfig};
 use crate::store::{RocksStore, ShardLog, StoreMemory};
 
 /// Everything opened before the listener starts accepting.
 struct Services {
     state: Arc<AppState>,
+    /// TLS on the listener (`server.tls_cert_file`), checked before anything else opens.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     store: Arc<RocksStore>,
     workers: Arc<ShardWorkers>,
 }
@@ -28,17 +31,32 @@ struct Services {
 impl Services {
     /// Blocking: opens RocksDB and loads the catalog.
     fn open(config: Config) -> anyhow::Result<Services> {
+        let server = &config.server;
+        let tls = match server.tls() {
+            true => Some(http::tls::acceptor(&server.tls_cert_file, &server.tls_key_file)?),
+            false => None,
+        };
         let dir = &config.server.data_dir;
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
         let memory = StoreMemory {
             memtable_bytes: config.storage.memtable_budget_bytes,
             block_cache_bytes: config.storage.block_cache_bytes,
         };
-        let store = RocksStore::open_with(dir, memory)
-            .map_err(|e| anyhow::anyhow!("cannot open the store in {}: {e}", dir.display()))?;
+        let store = RocksStore::open_with(dir, memory).map_err(|e| {
+            if e.is_locked() {
+                anyhow::anyhow!(
+                    "the data directory {} is in use by another logtide process (its RocksDB LOCK is held); \
+                     stop that one first or give this one another --data-dir",
+                    dir.display()
+                )
+            } else {
+                anyhow::anyhow!("cannot open the store in {}: {e}", dir.display())
+            }
+        })?;
         let catalog = Arc::new(Catalog::load(store.clone(), config.catalog.clone(), dir)?);
         let log: Arc<dyn ShardLog> = store.clone();
-        let workers = ShardWorkers::start(
+        let metrics = Arc::new(Metrics::new(config.worker_count(), config.storage.queue_depth));
+        let workers = ShardWorkers::start_observed(
             log.clone(),
             WorkerConfig {
                 workers: config.worker_count(),
@@ -47,14 +65,28 @@ impl Services {
                 max_commit_bytes: config.storage.max_commit_bytes,
                 sync: config.storage.durability == Durability::Power,
             },
+            metrics.clone(),
         );
         let open_mode = config.is_open();
-        let ingest = Arc::new(Ingest::new(catalog.clone(), workers.clone(), config.limits.clone(), open_mode));
+        let ingest = Arc::new(
+            Ingest::new(catalog.clone(), workers.clone(), config.limits.clone(), open_mode)
+                .with_metrics(metrics.clone()),
+        );
         let keys = KeyRing::new(config.access_keys.clone(), config.lts.tokens.clone());
         let inflight = crate::http::body::InflightBudget::new(config.server.max_inflight_bytes);
-        let state =
-            Arc::new(AppState { catalog, ingest, log, keys, config, shutting_down: AtomicBool::new(false), inflight });
-        Ok(Services { state, store, workers })
+        let state = Arc::new(AppState {
+            catalog,
+            ingest,
+            log,
+            keys,
+            config,
+            shutting_down: AtomicBool::new(false),
+            inflight,
+            metrics,
+            workers: workers.clone(),
+            store: store.clone(),
+        });
+        Ok(Services { state, tls, store, workers })
     }
 }
 
@@ -87,6 +119,12 @@ impl Daemon {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// A check of the daemon's health for a watchdog: every shard worker runs.
+    pub fn health_check(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let state = self.state.clone();
+        move || state.is_live()
     }
 
     /// Runs one dump export pass as if the clock read `now_secs` (what the background task does
@@ -160,20 +198,25 @@ fn dump_pass(st: &AppState) -> anyhow::Result<Option<String>> {
 }
 
 async fn run(services: Services, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let Services { state, store, workers } = services;
+    let Services { state, tls, store, workers } = services;
+    // Shutdown turns /ready unready at once; the listener closes `shutdown_delay_secs` later, so
+    // that a load balancer polling /ready stops sending before connections are refused.
+    let (close_listener, listener_closed) = watch::channel(false);
     let mut flag = shutdown.clone();
     let st = state.clone();
     tokio::spawn(async move {
         if flag.wait_for(|s| *s).await.is_ok() {
             st.shutting_down.store(true, Ordering::Relaxed);
+            tokio::time::sleep(std::time::Duration::from_secs(st.config.server.shutdown_delay_secs)).await;
         }
+        let _ = close_listener.send(true);
     });
     let (retention_every, dump_every) =
         (state.config.storage.retention_interval_secs, state.config.dump.check_interval_secs);
     let retention =
         tokio::spawn(periodic("retention", retention_every, state.clone(), shutdown.clone(), retention_pass));
     let dumps = tokio::spawn(periodic("dump", dump_every, state.clone(), shutdown.clone(), dump_pass));
-    http::serve(listener, state.clone(), shutdown).await;
+    http::serve(listener, state.clone(), tls, listener_closed).await;
     let _ = retention.await;
     let _ = dumps.await;
     tracing::info!("listener closed; draining shard queues");

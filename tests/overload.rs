@@ -1,6 +1,7 @@
 //! Overload through the real HTTP API: the in-flight byte budget refuses a request at once with a
-//! retryable 503 while others hold it (counting compressed bodies by their raw size), frees it
-//! when they are answered, and nothing of a refused request is stored.
+//! retryable 503 while others hold it (body bytes as they arrive, then compressed bodies by their
+//! raw size), frees it when they are answered, and nothing of a refused request is stored. A
+//! sender that stalls holds only what it sent.
 
 mod common;
 
@@ -55,8 +56,18 @@ async fn a_body_over_the_inflight_budget_is_refused_at_once_and_stores_nothing()
     let body = g.encode_to_vec();
     assert!(body.len() > 35_000 && body.len() < 65_536, "{}", body.len());
 
-    // The first request (group "held") reserves its declared size and stalls mid-body.
-    let held = start_put(&daemon, &body, 1000).await;
+    // A request that sent 1,000 bytes and stalls holds only those: a whole body still fits.
+    let trickle = start_put(&daemon, &body, 1000).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = daemon
+        .put_raw("proj", "/logstores/logs/shards/lb", body.clone(), &[("x-log-bodyrawsize", body.len().to_string())])
+        .await;
+    assert_eq!(r.status(), 200, "a stalled sender holds only the bytes it sent");
+
+    // The first request (group "held") sends all but 100 bytes of its body and stalls: it holds
+    // what it sent.
+    let sent = body.len() - 100;
+    let held = start_put(&daemon, &body, sent).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // A second one is refused at once (it would otherwise wait for the first), retryably.
@@ -82,17 +93,18 @@ async fn a_body_over_the_inflight_budget_is_refused_at_once_and_stores_nothing()
     assert_eq!(error_code(r).await, (503, "ServerBusy".to_string()));
 
     // The held request completes and is stored; its answer frees the budget.
-    let answer = finish(held, &body, 1000).await;
+    let answer = finish(held, &body, sent).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(trickle);
     let r = daemon
         .put_raw("proj", "/logstores/logs/shards/lb", body.clone(), &[("x-log-bodyrawsize", body.len().to_string())])
         .await;
     assert_eq!(r.status(), 200);
 
-    // Stored: the small group and the held body twice; the refused request left nothing.
+    // Stored: the small group and the held body three times; the refused requests left nothing.
     let mut tags: Vec<String> =
         daemon.pull_all("proj", "logs").await.into_iter().map(|(_, g)| g.log_tags[0].value.clone()).collect();
     tags.sort();
-    assert_eq!(tags, ["held", "held", "small"]);
+    assert_eq!(tags, ["held", "held", "held", "small"]);
     daemon.stop().await;
 }

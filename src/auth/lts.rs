@@ -245,15 +245,7 @@ mod tests {
     }
 
     fn ring() -> KeyRing {
-        KeyRing::new(
-            vec![AccessKey {
-                id: "testak".into(),
-                secret: Secret::new("testsk"),
-                projects: vec![],
-                project_ids: vec![],
-            }],
-            vec![],
-        )
+        KeyRing::new(vec![AccessKey::new("testak", Secret::new("testsk"))], vec![])
     }
 
     fn auth(access: &str, signed_headers: &str, signature: &str) -> String {

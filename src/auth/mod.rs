@@ -29,17 +29,60 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 /// Largest allowed distance, in seconds, between the signed request date and the server clock.
 pub const MAX_CLOCK_SKEW_SECS: u64 = 15 * 60;
 
-/// A configured access key. `projects` empty = may access every project.
+/// A configured access key and the projects it may use: `projects` to read and write,
+/// `read_projects` only to read, `write_projects` only to write (`"*"` in a list = every project).
+/// All three empty = every project, read and write.
 #[derive(Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccessKey {
     pub id: String,
     pub secret: Secret,
     #[serde(default)]
     pub projects: Vec<String>,
+    #[serde(default)]
+    pub read_projects: Vec<String>,
+    #[serde(default)]
+    pub write_projects: Vec<String>,
     /// LTS project ids (the `{project_id}` of `/v2/{project_id}/…` URLs) the key may use; empty =
     /// any.
     #[serde(default)]
     pub project_ids: Vec<String>,
+}
+
+/// What a request does to a project. Read: the catalog and stored logs (list, get, cursors,
+/// pull, queries). Write: logs (PutLogs and the other write doors) and the catalog (create,
+/// update, delete, split, merge, dumps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl AccessKey {
+    /// A key with no limits: every project, read and write.
+    pub fn new(id: impl Into<String>, secret: Secret) -> AccessKey {
+        AccessKey {
+            id: id.into(),
+            secret,
+            projects: Vec::new(),
+            read_projects: Vec::new(),
+            write_projects: Vec::new(),
+            project_ids: Vec::new(),
+        }
+    }
+
+    /// Whether the key grants `access` to `project`.
+    pub fn allows(&self, project: &str, access: Access) -> bool {
+        let listed = |list: &[String]| list.iter().any(|p| p == project || p == "*");
+        if self.projects.is_empty() && self.read_projects.is_empty() && self.write_projects.is_empty() {
+            return true;
+        }
+        listed(&self.projects)
+            || match access {
+                Access::Read => listed(&self.read_projects),
+                Access::Write => listed(&self.write_projects),
+            }
+    }
 }
 
 /// A secret string whose Debug/Display print `[REDACTED]`; deserializes from a plain string.
@@ -139,16 +182,20 @@ impl KeyRing {
         Ok(Verified { access_key_id: key.id.clone() })
     }
 
-    /// Whether the verified key may access `project` (401 Unauthorized otherwise).
-    pub fn authorize_project(&self, who: &Verified, project: &str) -> ApiResult<()> {
+    /// Whether the verified key grants `access` to `project` (401 Unauthorized otherwise).
+    pub fn authorize_project(&self, who: &Verified, project: &str, access: Access) -> ApiResult<()> {
+        let verb = match access {
+            Access::Read => "read",
+            Access::Write => "write to",
+        };
         let unauthorized = || {
             ApiError::new(
                 ErrorCode::Unauthorized,
-                format!("The AccessKeyId is unauthorized: {} may not access project {project}.", who.access_key_id),
+                format!("The AccessKeyId is unauthorized: {} may not {verb} project {project}.", who.access_key_id),
             )
         };
         let key = self.keys.get(&who.access_key_id).ok_or_else(unauthorized)?;
-        if key.projects.is_empty() || key.projects.iter().any(|p| p == project) {
+        if key.allows(project, access) {
             Ok(())
         } else {
             Err(unauthorized())
@@ -333,12 +380,14 @@ mod tests {
     fn ring() -> KeyRing {
         KeyRing::new(
             vec![
-                AccessKey { id: "AKID".into(), secret: Secret::new("SECRET"), projects: vec![], project_ids: vec![] },
+                AccessKey::new("AKID", Secret::new("SECRET")),
                 AccessKey {
                     id: "SCOPED".into(),
                     secret: Secret::new("OTHER-SECRET"),
                     projects: vec!["p1".into(), "p2".into()],
                     project_ids: vec![],
+                    read_projects: vec![],
+                    write_projects: vec![],
                 },
             ],
             vec![],
@@ -357,7 +406,7 @@ mod tests {
 
     #[test]
     fn secret_is_redacted_in_debug_and_display() {
-        let key = AccessKey { id: "AKID".into(), secret: Secret::new("SECRET"), projects: vec![], project_ids: vec![] };
+        let key = AccessKey::new("AKID", Secret::new("SECRET"));
         assert_eq!(format!("{:?}", key.secret), "[REDACTED]");
         assert_eq!(format!("{}", key.secret), "[REDACTED]");
         assert_eq!(key.secret.expose(), "SECRET");
@@ -426,15 +475,40 @@ mod tests {
         let ring = ring();
         let open = Verified { access_key_id: "AKID".into() };
         let scoped = Verified { access_key_id: "SCOPED".into() };
-        assert!(ring.authorize_project(&open, "anything").is_ok());
-        assert!(ring.authorize_project(&scoped, "p1").is_ok());
-        assert!(ring.authorize_project(&scoped, "p2").is_ok());
-        let err = ring.authorize_project(&scoped, "p3").unwrap_err();
-        assert_eq!(err.code, ErrorCode::Unauthorized);
-        assert_eq!(err.code.status().as_u16(), 401);
-        assert!(!err.message.contains("OTHER-SECRET"));
-        let gone = Verified { access_key_id: "REMOVED".into() };
-        assert_eq!(ring.authorize_project(&gone, "p1").unwrap_err().code, ErrorCode::Unauthorized);
+        for access in [Access::Read, Access::Write] {
+            assert!(ring.authorize_project(&open, "anything", access).is_ok());
+            assert!(ring.authorize_project(&scoped, "p1", access).is_ok());
+            assert!(ring.authorize_project(&scoped, "p2", access).is_ok());
+            let err = ring.authorize_project(&scoped, "p3", access).unwrap_err();
+            assert_eq!(err.code, ErrorCode::Unauthorized);
+            assert_eq!(err.code.status().as_u16(), 401);
+            assert!(!err.message.contains("OTHER-SECRET"));
+            let gone = Verified { access_key_id: "REMOVED".into() };
+            assert_eq!(ring.authorize_project(&gone, "p1", access).unwrap_err().code, ErrorCode::Unauthorized);
+        }
+    }
+
+    #[test]
+    fn read_and_write_grants_are_per_project() {
+        let key = AccessKey {
+            id: "MIXED".into(),
+            secret: Secret::new("s"),
+            projects: vec!["both".into()],
+            project_ids: vec![],
+            read_projects: vec!["audit".into()],
+            write_projects: vec!["ingest".into()],
+        };
+        let allowed = |project: &str, access| key.allows(project, access);
+        assert!(allowed("both", Access::Read) && allowed("both", Access::Write));
+        assert!(allowed("audit", Access::Read) && !allowed("audit", Access::Write));
+        assert!(!allowed("ingest", Access::Read) && allowed("ingest", Access::Write));
+        assert!(!allowed("other", Access::Read) && !allowed("other", Access::Write));
+        let reader = AccessKey { read_projects: vec!["*".into()], projects: vec![], write_projects: vec![], ..key };
+        assert!(reader.allows("anything", Access::Read) && !reader.allows("anything", Access::Write));
+        let ring = KeyRing::new(vec![reader], vec![]);
+        let who = Verified { access_key_id: "MIXED".into() };
+        let err = ring.authorize_project(&who, "web", Access::Write).unwrap_err();
+        assert_eq!(err.message, "The AccessKeyId is unauthorized: MIXED may not write to project web.");
     }
 
     #[test]

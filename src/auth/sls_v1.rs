@@ -126,12 +126,7 @@ mod tests {
     const SIG: &str = "DN4wlvxDWZqzwobr6e5TSYcXpXY=";
 
     fn ring() -> KeyRing {
-        let key = |id: &str, secret: &str| AccessKey {
-            id: id.into(),
-            secret: Secret::new(secret),
-            projects: vec![],
-            project_ids: vec![],
-        };
+        let key = |id: &str, secret: &str| AccessKey::new(id, Secret::new(secret));
         KeyRing::new(vec![key("AKID", "SECRET"), key("OTHER", "NOT-THE-SECRET")], vec![])
     }
 

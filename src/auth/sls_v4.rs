@@ -186,7 +186,7 @@ mod tests {
     const SCOPE: &str = "20261123/cn-hangzhou/sls/aliyun_v4_request";
 
     fn ring() -> KeyRing {
-        let key = AccessKey { id: "AKID".into(), secret: Secret::new("SECRET"), projects: vec![], project_ids: vec![] };
+        let key = AccessKey::new("AKID", Secret::new("SECRET"));
         KeyRing::new(vec![key], vec![])
     }
 

@@ -77,12 +77,14 @@ mod tests {
     fn ring() -> KeyRing {
         KeyRing::new(
             vec![
-                AccessKey { id: "ANY".into(), secret: Secret::new("s"), projects: vec![], project_ids: vec![] },
+                AccessKey::new("ANY", Secret::new("s")),
                 AccessKey {
                     id: "ONE".into(),
                     secret: Secret::new("s"),
                     projects: vec![],
                     project_ids: vec![PID.into()],
+                    read_projects: vec![],
+                    write_projects: vec![],
                 },
             ],
             vec![LtsToken { token: Secret::new("tok-secret-value"), project_id: PID.into() }],

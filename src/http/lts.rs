@@ -19,7 +19,7 @@ use super::sls::{blocking, header};
 use super::{body, router, AppState};
 use crate::api::lts as api;
 use crate::api::lts_query;
-use crate::auth::{LtsCaller, RequestView};
+use crate::auth::{Access, LtsCaller, RequestView};
 use crate::catalog::{now_secs, Logstore, Project};
 use crate::dump;
 use crate::error::{ApiError, ApiResult, Dialect, ErrorCode};
@@ -59,6 +59,28 @@ pub enum LtsEndpoint {
     /// `DELETE /v2/{project_id}/log-dump/obs/{id}` or `DELETE …/log-dump/obs?log_dump_obs_id={id}`
     /// (the query form mirrors DeleteTransfer)
     DeleteLogDump { id: Option<String> },
+}
+
+impl LtsEndpoint {
+    /// What the call does to its log group, for the access key's per-project grants (a log group
+    /// is a project).
+    fn access(&self) -> Access {
+        use LtsEndpoint::*;
+        match self {
+            ListLogGroups | ListLogStreams { .. } | ListAllLogStreams { .. } | ListLogs { .. } | ListLogDumps => {
+                Access::Read
+            }
+            CreateLogGroup
+            | UpdateLogGroup { .. }
+            | DeleteLogGroup { .. }
+            | CreateLogStream { .. }
+            | UpdateLogStream { .. }
+            | DeleteLogStream { .. }
+            | Report { .. }
+            | CreateLogDump
+            | DeleteLogDump { .. } => Access::Write,
+        }
+    }
 }
 
 /// Whether a (decoded) path belongs to the LTS API. No SLS path starts with a version segment
@@ -150,7 +172,7 @@ pub async fn handle(
         body: &body,
     };
     let caller = authenticate(state, &view, &project_id)?;
-    let ctx = Ctx { state, caller, request_id };
+    let ctx = Ctx { state, caller, access: endpoint.access(), request_id };
     match endpoint {
         LtsEndpoint::CreateLogGroup => ctx.create_log_group(body).await,
         LtsEndpoint::ListLogGroups => ctx.list_log_groups(),
@@ -191,6 +213,8 @@ fn authenticate(state: &AppState, view: &RequestView<'_>, project_id: &str) -> A
 struct Ctx<'a> {
     state: &'a Arc<AppState>,
     caller: LtsCaller,
+    /// What the call does to its log group (the key's grant it needs).
+    access: Access,
     request_id: &'a str,
 }
 
@@ -198,7 +222,7 @@ impl Ctx<'_> {
     /// A key limited to some projects sees only those log groups; tokens and the open mode see all.
     fn may_use(&self, group_name: &str) -> ApiResult<()> {
         match &self.caller {
-            LtsCaller::Key(who) => self.state.keys.authorize_project(who, group_name),
+            LtsCaller::Key(who) => self.state.keys.authorize_project(who, group_name, self.access),
             LtsCaller::Anonymous | LtsCaller::Token => Ok(()),
         }
     }

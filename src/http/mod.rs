@@ -6,9 +6,11 @@
 pub mod body;
 pub mod callback;
 pub mod lts;
+pub mod ops;
 pub mod response;
 pub mod router;
 pub mod sls;
+pub mod tls;
 pub mod webtrack;
 
 use std::convert::Infallible;
@@ -29,7 +31,10 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::{Dialect, ErrorCode};
 use crate::ingest::Ingest;
-use crate::store::ShardLog;
+use crate::logging::{Throttle, ThrottleByCode};
+use crate::metrics::Metrics;
+use crate::shard::ShardWorkers;
+use crate::store::{RocksStore, ShardLog};
 use response::Body;
 
 /// Everything a request handler may use.
@@ -42,35 +47,79 @@ pub struct AppState {
     pub shutting_down: AtomicBool,
     /// Request-body bytes in memory (`server.max_inflight_bytes`).
     pub inflight: body::InflightBudget,
+    pub metrics: Arc<Metrics>,
+    /// For liveness and the queue figures of `/metrics`.
+    pub workers: Arc<ShardWorkers>,
+    /// For the RocksDB figures of `/metrics` (read-only).
+    pub store: Arc<RocksStore>,
 }
 
 impl AppState {
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Relaxed)
     }
+
+    /// Liveness: every shard worker runs (a stopped one would refuse its shards' writes until a
+    /// restart).
+    pub fn is_live(&self) -> bool {
+        self.workers.all_alive()
+    }
+
+    /// Why the daemon should not be sent new requests, `None` when it is ready.
+    pub fn unready_reason(&self) -> Option<&'static str> {
+        if self.is_shutting_down() {
+            Some("shutting down")
+        } else if !self.is_live() {
+            Some("a shard worker has stopped")
+        } else {
+            None
+        }
+    }
 }
+
+/// Connections over the cap that may be in the middle of their 503 at once, at least.
+const MIN_REFUSALS: usize = 1024;
+
+/// Largest request line plus headers (an LTS token is 1–2 KB; SLS headers are a few hundred bytes).
+pub const MAX_HEADER_BLOCK_BYTES: usize = 64 * 1024;
+
+/// Repeated failures of one code are logged once per interval.
+static REQUEST_FAILURES: ThrottleByCode = ThrottleByCode::new();
 
 /// Serves connections until `shutdown` turns true, then stops accepting and gives in-flight
 /// requests `shutdown_grace_secs` to finish.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let cfg = &state.config.server;
+    let header_timeout = Duration::from_secs(cfg.header_read_timeout_secs);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(cfg.header_read_timeout_secs))
+        .header_read_timeout(header_timeout)
+        // The connection's read buffer, which bounds a header block (hyper's default is ~400 KiB
+        // per connection, 1.6 GiB at 4096 connections sending unfinished headers); longer
+        // header blocks get 431.
+        .max_buf_size(MAX_HEADER_BLOCK_BYTES)
         .keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
+    // Connections being refused (answered 503 and closed, each within a second) beyond the cap;
+    // beyond this many as well, a connection is closed at once without an answer.
+    let refusals = Arc::new(Semaphore::new(cfg.max_connections.max(MIN_REFUSALS)));
     loop {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = stopped(&mut shutdown) => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    // Out of file descriptors, this repeats every 50 ms.
+                    static ACCEPT_FAILURES: Throttle = Throttle::new(crate::logging::REPEAT_INTERVAL_MS);
+                    if let Some(suppressed) = ACCEPT_FAILURES.allow() {
+                        tracing::warn!(error = %e, suppressed, "accept failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -78,12 +127,40 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, mut shutdown: wa
             _ = stopped(&mut shutdown) => break,
         };
         let _ = stream.set_nodelay(true);
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            // Over `server.max_connections`: a retryable answer at once rather than a wait in the
+            // kernel backlog behind connections that may be idle for a whole header timeout.
+            if let (Ok(refusing), None) = (refusals.clone().try_acquire_owned(), &tls) {
+                tokio::spawn(async move {
+                    refuse_connection(stream).await;
+                    drop(refusing);
+                });
+            }
+            continue;
+        };
         let st = state.clone();
         let svc = service_fn(move |req| handle(st.clone(), peer, req));
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
+        let Some(tls) = tls.clone() else {
+            let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, %peer, "connection ended with an error");
+                }
+                drop(permit);
+            });
+            continue;
+        };
+        // The handshake runs in the connection's task, under the header-read deadline.
+        let (builder, watcher, deadline) = (builder.clone(), graceful.watcher(), header_timeout);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            match tokio::time::timeout(deadline, tls.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    if let Err(e) = watcher.watch(builder.serve_connection(TokioIo::new(stream), svc)).await {
+                        tracing::debug!(error = %e, %peer, "connection ended with an error");
+                    }
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake not done within the header-read timeout"),
             }
             drop(permit);
         });
@@ -93,6 +170,23 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, mut shutdown: wa
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!(?grace, "in-flight requests did not finish within the grace period");
     }
+}
+
+/// Answers a connection over the cap with 503 `ServerBusy` (`Retry-After: 1`, `Connection:
+/// close`), then closes it gracefully: the write side first, then whatever the client sent is read
+/// and dropped for up to a second, so that the close does not reset the connection before the
+/// client has read the answer.
+async fn refuse_connection(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let answer = response::connection_refusal();
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(&answer).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
 }
 
 /// Resolves once the shutdown flag turns true (or its sender is gone).
@@ -112,10 +206,15 @@ async fn handle(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) 
     let response = match result {
         Ok(r) => r,
         Err(e) => {
+            state.metrics.rejected(dialect, e.code);
             // ServerBusy is the daemon shedding load as designed: at overload it is thousands of
-            // answers a second, so it is not logged above debug.
-            if e.code.status().is_server_error() && e.code != ErrorCode::ServerBusy {
-                tracing::warn!(request_id, code = e.code.sls_name(), message = %e.message, "request failed");
+            // answers a second, so it is not logged above debug. StorageFull is logged once, when
+            // the store stops taking writes, not for every refused request.
+            if e.code.status().is_server_error() && !matches!(e.code, ErrorCode::ServerBusy | ErrorCode::StorageFull) {
+                if let Some(suppressed) = REQUEST_FAILURES.allow(e.code) {
+                    let code = e.code.sls_name();
+                    tracing::warn!(request_id, code, message = %e.message, suppressed, "request failed");
+                }
             } else {
                 tracing::debug!(request_id, code = e.code.sls_name(), message = %e.message, "request refused");
             }

@@ -7,7 +7,7 @@ use http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, RETRY
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
-use crate::error::{ApiError, Dialect};
+use crate::error::{ApiError, Dialect, ErrorCode};
 
 pub type Body = Full<Bytes>;
 
@@ -87,6 +87,24 @@ pub fn error(dialect: Dialect, request_id: &str, e: &ApiError) -> Response<Body>
         r.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
     r
+}
+
+/// The whole HTTP/1.1 answer to a connection over `server.max_connections`, written before any
+/// request is read (so in the SLS dialect, which every door's clients parse as an error): 503
+/// `ServerBusy`, `Retry-After: 1`, and `Connection: close`.
+pub fn connection_refusal() -> Vec<u8> {
+    let e = ApiError::new(ErrorCode::ServerBusy, "too many connections; please try again later");
+    let body = serde_json::json!({ "errorCode": e.code.sls_name(), "errorMessage": e.message }).to_string();
+    let status = e.code.status();
+    format!(
+        "HTTP/1.1 {} {}\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         x-log-requestid: {}\r\nConnection: close\r\n\r\n{body}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        body.len(),
+        new_request_id(),
+    )
+    .into_bytes()
 }
 
 #[cfg(test)]

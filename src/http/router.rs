@@ -3,11 +3,17 @@
 
 use http::Method;
 
+use crate::auth::Access;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
+    /// `GET /health`: liveness.
     Health,
+    /// `GET /ready`: readiness (503 from the start of shutdown).
+    Ready,
+    /// `GET /metrics`: Prometheus metrics.
+    Metrics,
     ListProjects {
         offset: usize,
         size: usize,
@@ -112,6 +118,35 @@ impl Endpoint {
         matches!(self, Endpoint::PutLogs { .. } | Endpoint::WebTrack { .. } | Endpoint::CallbackLogs)
     }
 
+    /// What the endpoint does to its project, for the access key's per-project grants.
+    pub fn access(&self) -> Access {
+        use Endpoint::*;
+        match self {
+            Health | Ready | Metrics | ListProjects { .. } | GetProject | ListLogstores { .. } | GetLogstore { .. } => {
+                Access::Read
+            }
+            ListShards { .. }
+            | GetCursor { .. }
+            | GetCursorTime { .. }
+            | PullLogs { .. }
+            | GetLogsV2 { .. }
+            | GetLogsV1 { .. }
+            | GetHistograms { .. } => Access::Read,
+            CreateProject
+            | UpdateProject
+            | DeleteProject
+            | CreateLogstore
+            | UpdateLogstore { .. }
+            | DeleteLogstore { .. }
+            | PutLogs { .. }
+            | CallbackLogs
+            | WebTrack { .. }
+            | SplitShard { .. }
+            | MergeShards { .. }
+            | DeleteShard { .. } => Access::Write,
+        }
+    }
+
     /// Web tracking is anonymous by design; it is gated by the logstore's `enable_tracking`.
     pub fn is_anonymous(&self) -> bool {
         matches!(self, Endpoint::WebTrack { .. })
@@ -176,6 +211,8 @@ pub fn route(method: &Method, path: &str, q: &Query) -> ApiResult<Endpoint> {
     let shard_id = |s: &str| s.parse::<u32>().map_err(|_| ApiError::param(format!("invalid shard id {s:?}")));
     let e = match (segs.as_slice(), method) {
         (["health"], &Method::GET) => Endpoint::Health,
+        (["ready"], &Method::GET) => Endpoint::Ready,
+        (["metrics"], &Method::GET) => Endpoint::Metrics,
         (["v4", "callback", "logs"], &Method::POST) => Endpoint::CallbackLogs,
         (["v4", "callback", "logs"], _) => return Err(wrong_method()),
         // Without a project in Host, `GET /` is ListProject; the caller decides that first.
@@ -238,7 +275,7 @@ pub fn route(method: &Method, path: &str, q: &Query) -> ApiResult<Endpoint> {
                 _ => return Err(ApiError::param("type must be cursor, cursor_time, log or logs")),
             }
         }
-        (["logstores", ..], _) | (["health"], _) => return Err(wrong_method()),
+        (["logstores", ..] | ["health" | "ready" | "metrics"], _) => return Err(wrong_method()),
         _ => return Err(ApiError::new(ErrorCode::InvalidUrl, format!("no API at {path}"))),
     };
     Ok(e)

@@ -18,7 +18,7 @@ use super::router::{self, Endpoint, Query};
 use super::{body, project_of, webtrack, AppState};
 use crate::api::sls as api;
 use crate::api::sls_query;
-use crate::auth::{RequestView, Verified};
+use crate::auth::{Access, RequestView, Verified};
 use crate::catalog::now_secs;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ingest::{BodyFormat, PutLogs};
@@ -49,11 +49,8 @@ pub async fn handle(
     } else {
         router::route(&parts.method, &path, &query)?
     };
-    if endpoint == Endpoint::Health {
-        if state.is_shutting_down() {
-            return Err(ApiError::new(ErrorCode::ServerBusy, "shutting down"));
-        }
-        return Ok(response::json(request_id, &json!({"status": "ok"})));
+    if super::ops::is_ops(&endpoint) {
+        return super::ops::answer(state, &endpoint, request_id).await;
     }
     let limit = if endpoint.is_write() { state.ingest.limits().max_wire_bytes() } else { body::MANAGEMENT_BODY_LIMIT };
     let timeout = Duration::from_secs(state.config.server.body_read_timeout_secs);
@@ -73,7 +70,9 @@ pub async fn handle(
         (_, p) => p,
     };
     let raw_query_len = raw_query.map_or(0, str::len);
-    let ctx = Ctx { state, who, project, headers: &parts.headers, request_id, peer, query: &query, raw_query_len };
+    let access = endpoint.access();
+    let ctx =
+        Ctx { state, who, access, project, headers: &parts.headers, request_id, peer, query: &query, raw_query_len };
     ctx.dispatch(endpoint, body).await
 }
 
@@ -115,6 +114,8 @@ pub(super) fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> 
 struct Ctx<'a> {
     state: &'a Arc<AppState>,
     who: Option<Verified>,
+    /// What the endpoint does to its project (the key's grant it needs).
+    access: Access,
     project: Option<String>,
     headers: &'a HeaderMap,
     request_id: &'a str,
@@ -135,7 +136,7 @@ impl Ctx<'_> {
 
     fn authorize(&self, project: &str) -> ApiResult<()> {
         match &self.who {
-            Some(who) => self.state.keys.authorize_project(who, project),
+            Some(who) => self.state.keys.authorize_project(who, project, self.access),
             None => Ok(()),
         }
     }
@@ -151,7 +152,9 @@ impl Ctx<'_> {
     async fn dispatch(&self, endpoint: Endpoint, body: Bytes) -> ApiResult<Response<Body>> {
         let catalog = self.state.catalog.clone();
         match endpoint {
-            Endpoint::Health => Ok(self.json(&json!({"status": "ok"}))),
+            Endpoint::Health | Endpoint::Ready | Endpoint::Metrics => {
+                super::ops::answer(self.state, &endpoint, self.request_id).await
+            }
             Endpoint::ListProjects { offset, size, name } => {
                 let projects: Vec<_> = catalog
                     .projects()

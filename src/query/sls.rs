@@ -46,6 +46,13 @@ enum Token {
     Close,
 }
 
+/// Most words, operators and parentheses in one query. The expression is a tree evaluated (and
+/// dropped) recursively, one level per operator, so its size is capped for the stack's sake; real
+/// queries have a few dozen.
+pub const MAX_QUERY_TOKENS: usize = 512;
+/// Most nested parentheses and `NOT`s (the parser recurses once per level).
+pub const MAX_QUERY_DEPTH: usize = 32;
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::param(format!("invalid query: {}", message.into()))
 }
@@ -103,10 +110,13 @@ pub fn parse(query: &str) -> ApiResult<Expr> {
         return Err(invalid("analytic statements (`| select …`) are not supported; use a search expression"));
     }
     let tokens = tokenize(query)?;
+    if tokens.len() > MAX_QUERY_TOKENS {
+        return Err(invalid(format!("more than {MAX_QUERY_TOKENS} words, operators and parentheses")));
+    }
     if tokens.is_empty() || tokens == [Token::Word("*".into())] {
         return Ok(Expr::All);
     }
-    let mut p = Parser { tokens, at: 0 };
+    let mut p = Parser { tokens, at: 0, depth: 0 };
     let expr = p.or()?;
     if p.at != p.tokens.len() {
         return Err(invalid(format!("unexpected {:?}", p.tokens[p.at])));
@@ -117,6 +127,8 @@ pub fn parse(query: &str) -> ApiResult<Expr> {
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// Parentheses and `NOT`s open around the current token.
+    depth: usize,
 }
 
 fn is_op(t: Option<&Token>, op: &str) -> bool {
@@ -153,16 +165,21 @@ impl Parser {
     fn unary(&mut self) -> ApiResult<Expr> {
         if is_op(self.peek(), "not") {
             self.at += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            self.enter()?;
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         match self.tokens.get(self.at).cloned() {
             Some(Token::Open) => {
                 self.at += 1;
+                self.enter()?;
                 let inner = self.or()?;
                 if self.peek() != Some(&Token::Close) {
                     return Err(invalid("missing )"));
                 }
                 self.at += 1;
+                self.depth -= 1;
                 Ok(inner)
             }
             Some(Token::Word(w)) if w == "*" => {
@@ -185,6 +202,14 @@ impl Parser {
             Some(t) => Err(invalid(format!("unexpected {t:?}"))),
             None => Err(invalid("the query ends where a term was expected")),
         }
+    }
+
+    fn enter(&mut self) -> ApiResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_QUERY_DEPTH {
+            return Err(invalid(format!("parentheses and NOTs nest more than {MAX_QUERY_DEPTH} deep")));
+        }
+        Ok(())
     }
 
     fn term(&mut self) -> ApiResult<Term> {
@@ -256,6 +281,20 @@ mod tests {
     fn hit(q: &str) -> bool {
         let (g, l) = doc();
         parse(q).unwrap().matches(&g, &l)
+    }
+
+    #[test]
+    fn query_size_and_nesting_are_capped_for_the_stack() {
+        let nested = |n: usize| "(".repeat(n) + "alice" + &")".repeat(n);
+        assert!(hit(&nested(MAX_QUERY_DEPTH)));
+        let deep = parse(&nested(MAX_QUERY_DEPTH + 1)).unwrap_err();
+        assert_eq!(deep.code, crate::error::ErrorCode::ParameterInvalid);
+        assert!(deep.message.contains("nest"), "{}", deep.message);
+        assert!(hit(&("not ".repeat(MAX_QUERY_DEPTH - 1) + "bob")));
+        assert!(parse(&("not ".repeat(MAX_QUERY_DEPTH + 1) + "bob")).is_err());
+        let flat = |n: usize| vec!["alice"; n].join(" ");
+        assert!(hit(&flat(MAX_QUERY_TOKENS)));
+        assert!(parse(&flat(MAX_QUERY_TOKENS + 1)).unwrap_err().message.contains("more than"));
     }
 
     #[test]

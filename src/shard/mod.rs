@@ -47,8 +47,26 @@ pub struct ShardWorkers {
     count: usize,
 }
 
+/// Told how long each group commit took (the daemon's metrics); `()` ignores it.
+pub trait CommitObserver: Send + Sync + 'static {
+    fn committed(&self, worker: usize, elapsed: std::time::Duration);
+}
+
+impl CommitObserver for () {
+    fn committed(&self, _: usize, _: std::time::Duration) {}
+}
+
 impl ShardWorkers {
     pub fn start(store: Arc<dyn ShardLog>, cfg: WorkerConfig) -> Arc<ShardWorkers> {
+        Self::start_observed(store, cfg, Arc::new(()))
+    }
+
+    /// [`ShardWorkers::start`], telling `observer` the duration of every group commit.
+    pub fn start_observed(
+        store: Arc<dyn ShardLog>,
+        cfg: WorkerConfig,
+        observer: Arc<dyn CommitObserver>,
+    ) -> Arc<ShardWorkers> {
         let count = cfg.workers.max(1);
         let mut senders = Vec::with_capacity(count);
         let mut handles = Vec::with_capacity(count);
@@ -57,9 +75,10 @@ impl ShardWorkers {
             senders.push(tx);
             let store = store.clone();
             let cfg = cfg.clone();
+            let observer = observer.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("shard-worker-{index}"))
-                .spawn(move || worker_loop(store.as_ref(), rx, &cfg))
+                .spawn(move || worker_loop(store.as_ref(), rx, &cfg, &|elapsed| observer.committed(index, elapsed)))
                 .expect("spawn shard worker thread");
             handles.push(handle);
         }
@@ -78,6 +97,17 @@ impl ShardWorkers {
     pub fn queue_len(&self, stream: Uuid, shard: u32) -> usize {
         let guard = self.senders.read().expect("senders lock");
         guard.as_ref().map(|s| s[self.worker_of(stream, shard)].len()).unwrap_or(0)
+    }
+
+    /// Requests waiting in each worker's queue, by worker index (empty once shut down).
+    pub fn queue_lens(&self) -> Vec<usize> {
+        let guard = self.senders.read().expect("senders lock");
+        guard.as_ref().map(|s| s.iter().map(Sender::len).collect()).unwrap_or_default()
+    }
+
+    /// Whether every worker thread still runs (or the pool was shut down and joined them).
+    pub fn all_alive(&self) -> bool {
+        self.handles.lock().expect("handles lock").iter().all(|h| !h.is_finished())
     }
 
     /// Queues an append and returns the receiver of its acknowledgement. A full queue or a
@@ -120,7 +150,7 @@ fn busy(message: &str) -> ApiError {
     ApiError::new(ErrorCode::ServerBusy, message)
 }
 
-fn worker_loop(store: &dyn ShardLog, rx: Receiver<Job>, cfg: &WorkerConfig) {
+fn worker_loop(store: &dyn ShardLog, rx: Receiver<Job>, cfg: &WorkerConfig, observe: &dyn Fn(std::time::Duration)) {
     while let Ok(first) = rx.recv() {
         let mut bytes = first.bytes();
         let mut jobs = vec![first];
@@ -133,7 +163,18 @@ fn worker_loop(store: &dyn ShardLog, rx: Receiver<Job>, cfg: &WorkerConfig) {
                 Err(_) => break,
             }
         }
-        commit(store, jobs, cfg.sync);
+        // A panic while committing is a bug (input was validated before it was queued), but it
+        // must not take the worker down and leave its shards refusing writes until a restart:
+        // the group's requests get an error (their acknowledgement senders are dropped by the
+        // unwind; nothing of them was acknowledged) and the worker goes on with the next group.
+        // The store records a write's positions only after RocksDB took it, so a panic leaves no gap.
+        let started = std::time::Instant::now();
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit(store, jobs, cfg.sync))).is_err() {
+            tracing::error!(
+                "a shard worker panicked while committing; those requests were refused and the worker goes on"
+            );
+        }
+        observe(started.elapsed());
     }
 }
 
@@ -150,8 +191,12 @@ fn commit(store: &dyn ShardLog, mut jobs: Vec<Job>, sync: bool) {
                 let _ = ack.send(Ok(first));
             }
         }
-        Err(group_error) if appends.len() == 1 => {
-            let _ = acks.into_iter().next().map(|ack| ack.send(Err(group_error)));
+        Err(group_error) if appends.len() == 1 || group_error.refuses_all_writes() => {
+            // One request, or a failure of the whole store (a full disk): no request of the group
+            // can succeed alone, so each gets the error at once.
+            for ack in acks {
+                let _ = ack.send(Err(group_error.clone()));
+            }
         }
         Err(group_error) => {
             tracing::warn!(error = %group_error, requests = appends.len(), "group commit failed; committing requests one by one");
@@ -183,23 +228,15 @@ mod tests {
     use crate::store::{GroupRecord, RecordHeader, StoredGroup};
     use std::sync::Mutex;
 
-    /// A shard log that blocks until released, to fill queues deterministically.
-    struct Gate {
-        entered: std::sync::atomic::AtomicUsize,
-        open: Mutex<bool>,
-        cv: std::sync::Condvar,
-        appended: Mutex<Vec<usize>>,
-    }
+    /// A shard log whose appends run a closure; it holds nothing to read.
+    struct AppendWith<F>(F);
 
-    impl ShardLog for Gate {
+    impl<F> ShardLog for AppendWith<F>
+    where
+        F: Fn(&mut [Append]) -> Result<Vec<u64>, StoreError> + Send + Sync + 'static,
+    {
         fn append(&self, items: &mut [Append], _sync: bool) -> Result<Vec<u64>, StoreError> {
-            self.entered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mut open = self.open.lock().unwrap();
-            while !*open {
-                open = self.cv.wait(open).unwrap();
-            }
-            self.appended.lock().unwrap().push(items.len());
-            Ok(items.iter().map(|_| 1).collect())
+            (self.0)(items)
         }
         fn read(&self, _: Uuid, _: u32, _: u64, _: usize, _: usize) -> Result<Vec<StoredGroup>, StoreError> {
             Ok(Vec::new())
@@ -224,6 +261,27 @@ mod tests {
         }
     }
 
+    /// Appends block until released, to fill queues deterministically.
+    #[derive(Default)]
+    struct Gate {
+        entered: std::sync::atomic::AtomicUsize,
+        open: Mutex<bool>,
+        cv: std::sync::Condvar,
+        appended: Mutex<Vec<usize>>,
+    }
+
+    impl Gate {
+        fn append(&self, items: &mut [Append]) -> Result<Vec<u64>, StoreError> {
+            self.entered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut open = self.open.lock().unwrap();
+            while !*open {
+                open = self.cv.wait(open).unwrap();
+            }
+            self.appended.lock().unwrap().push(items.len());
+            Ok(items.iter().map(|_| 1).collect())
+        }
+    }
+
     fn append(stream: Uuid) -> Append {
         let header = RecordHeader {
             codec: Codec::None,
@@ -239,12 +297,7 @@ mod tests {
 
     #[test]
     fn full_queue_is_busy_and_queued_work_is_group_committed() {
-        let gate = Arc::new(Gate {
-            entered: Default::default(),
-            open: Mutex::new(false),
-            cv: Default::default(),
-            appended: Mutex::new(Vec::new()),
-        });
+        let gate = Arc::new(Gate::default());
         let cfg = WorkerConfig {
             workers: 1,
             queue_depth: 2,
@@ -252,7 +305,8 @@ mod tests {
             max_commit_bytes: 1 << 20,
             sync: false,
         };
-        let pool = ShardWorkers::start(gate.clone(), cfg);
+        let held = gate.clone();
+        let pool = ShardWorkers::start(Arc::new(AppendWith(move |items: &mut [Append]| held.append(items))), cfg);
         let stream = Uuid::new_v4();
         let mut acks = vec![pool.submit(append(stream)).unwrap()];
         // Wait until the worker holds the first job inside the gated append.
@@ -271,6 +325,26 @@ mod tests {
         pool.shutdown();
         assert_eq!(*gate.appended.lock().unwrap(), vec![1, 2], "the two queued requests share one commit");
         assert_eq!(pool.submit(append(stream)).unwrap_err().code, ErrorCode::ServerBusy);
+    }
+
+    #[test]
+    fn a_panic_while_committing_refuses_that_group_and_the_worker_goes_on() {
+        let cfg =
+            WorkerConfig { workers: 1, queue_depth: 4, max_commit_requests: 1, max_commit_bytes: 1 << 20, sync: false };
+        let panicked = std::sync::atomic::AtomicBool::new(false);
+        let store = AppendWith(move |items: &mut [Append]| {
+            if !panicked.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                panic!("a bug in the store");
+            }
+            Ok(items.iter().map(|_| 7).collect())
+        });
+        let pool = ShardWorkers::start(Arc::new(store), cfg);
+        let stream = Uuid::new_v4();
+        let first = pool.submit(append(stream)).unwrap();
+        assert!(first.blocking_recv().is_err(), "the panicked group is not acknowledged");
+        let second = pool.submit(append(stream)).unwrap();
+        assert_eq!(second.blocking_recv().unwrap().unwrap(), 7, "the same worker serves the next request");
+        pool.shutdown();
     }
 
     #[test]

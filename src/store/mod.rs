@@ -24,7 +24,7 @@ type Db = DBWithThreadMode<MultiThreaded>;
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 type Batch = WriteBatch;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("rocksdb: {0}")]
     Rocks(#[from] rocksdb::Error),
@@ -32,6 +32,29 @@ pub enum StoreError {
     NoStream(Uuid),
     #[error("corrupt record in {stream} shard {shard} at {seq}")]
     Corrupt { stream: Uuid, shard: u32, seq: u64 },
+}
+
+impl StoreError {
+    /// Whether the store as a whole refuses writes: the disk is full, or an I/O error put
+    /// RocksDB into its read-only background-error state (which it leaves by itself once space
+    /// is freed, see `RocksStore::open_with`). Such a failure is retryable and says nothing about
+    /// the request; any other error is the request's own (its logstore was dropped meanwhile).
+    pub fn refuses_all_writes(&self) -> bool {
+        match self {
+            StoreError::Rocks(e) => is_no_space(e) || e.kind() == rocksdb::ErrorKind::IOError,
+            _ => false,
+        }
+    }
+
+    /// Whether opening failed because another process holds the database's `LOCK` file.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, StoreError::Rocks(e) if e.as_ref().contains("lock file") || e.as_ref().contains("LOCK"))
+    }
+}
+
+fn is_no_space(e: &rocksdb::Error) -> bool {
+    let message = e.as_ref();
+    message.contains("No space left") || message.contains("NoSpace")
 }
 
 /// One LogGroup to append.
@@ -326,6 +349,53 @@ impl RocksStore {
     }
 }
 
+/// RocksDB figures for monitoring (`/metrics`), read from its properties.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreFigures {
+    /// Bytes per second writes are slowed to; 0 while they are not delayed.
+    pub delayed_write_rate: u64,
+    /// Writes are stopped (a stall) until flushes or compactions catch up.
+    pub write_stopped: bool,
+    pub running_compactions: u64,
+    pub running_flushes: u64,
+    /// Column families with a compaction pending.
+    pub compactions_pending: u64,
+    pub pending_compaction_bytes: u64,
+    /// Active and immutable memtables, bytes.
+    pub memtable_bytes: u64,
+    pub live_sst_bytes: u64,
+    pub block_cache_bytes: u64,
+}
+
+impl RocksStore {
+    /// Monitoring figures, read-only: database-wide properties, and per-column-family ones summed
+    /// over the catalog's family and those of the logstores `streams` (data and index). Cheap
+    /// (in-memory counters), but it takes RocksDB's mutex: call it off the async runtime.
+    pub fn figures(&self, streams: &[Uuid]) -> StoreFigures {
+        use rocksdb::properties as p;
+        let db_int = |name: &p::PropName| self.db.property_int_value(name).ok().flatten().unwrap_or(0);
+        let mut f = StoreFigures {
+            delayed_write_rate: db_int(p::ACTUAL_DELAYED_WRITE_RATE),
+            write_stopped: db_int(p::IS_WRITE_STOPPED) != 0,
+            running_compactions: db_int(p::NUM_RUNNING_COMPACTIONS),
+            running_flushes: db_int(p::NUM_RUNNING_FLUSHES),
+            // One block cache is shared by every family.
+            block_cache_bytes: db_int(p::BLOCK_CACHE_USAGE),
+            ..StoreFigures::default()
+        };
+        let stream_cfs = streams.iter().flat_map(|s| [keys::logstore_cf(*s), keys::index_cf(*s)]);
+        for name in ["default".to_string(), keys::META_CF.to_string()].into_iter().chain(stream_cfs) {
+            let Some(cf) = self.db.cf_handle(&name) else { continue };
+            let int = |name: &p::PropName| self.db.property_int_value_cf(&cf, name).ok().flatten().unwrap_or(0);
+            f.compactions_pending += int(p::COMPACTION_PENDING);
+            f.pending_compaction_bytes += int(p::ESTIMATE_PENDING_COMPACTION_BYTES);
+            f.memtable_bytes += int(p::SIZE_ALL_MEM_TABLES);
+            f.live_sst_bytes += int(p::LIVE_SST_FILES_SIZE);
+        }
+        f
+    }
+}
+
 fn cf_options(cache: &Cache, memory: StoreMemory) -> Options {
     let mut o = Options::default();
     // Payloads are mostly LZ4 blocks already; compressing them again costs CPU for nothing.
@@ -548,6 +618,33 @@ mod tests {
         assert_eq!(store.bounds(stream, 0).unwrap(), (1, 4));
         let mut more = vec![Append { stream, shard: 0, groups: vec![group(4)] }];
         assert_eq!(store.append(&mut more, true).unwrap(), vec![4]);
+    }
+
+    /// RocksDB's own count of WAL syncs, from its statistics dump ("Cumulative WAL: … syncs").
+    fn wal_syncs(store: &RocksStore) -> u64 {
+        let stats = store.db.property_value("rocksdb.stats").unwrap().unwrap();
+        let line = stats.lines().find(|l| l.starts_with("Cumulative WAL:")).expect("a WAL line in rocksdb.stats");
+        let before = line.split(" syncs").next().unwrap();
+        before.rsplit(' ').next().unwrap().parse().unwrap()
+    }
+
+    /// The promise of `durability = "power"`: an append with `sync` is fsynced before it returns
+    /// (one sync for the whole group commit), one without is not.
+    #[test]
+    fn a_synced_append_fsyncs_the_wal_once_and_an_unsynced_one_never() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path()).unwrap();
+        let stream = Uuid::new_v4();
+        store.create_stream(stream).unwrap();
+        let base = wal_syncs(&store);
+        for i in 0..3 {
+            store.append(&mut [Append { stream, shard: 0, groups: vec![group(i)] }], false).unwrap();
+        }
+        assert_eq!(wal_syncs(&store), base, "process durability never syncs the WAL");
+        let mut commit: Vec<Append> =
+            (0..4).map(|i| Append { stream, shard: i % 2, groups: vec![group(i as u8)] }).collect();
+        store.append(&mut commit, true).unwrap();
+        assert_eq!(wal_syncs(&store), base + 1, "one fsync for the whole group commit");
     }
 
     #[test]

@@ -4,10 +4,9 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::json::{Fields, FieldsSeed, Text};
+use super::json::{scalars, Fields, ObjectSeed, Skip, Text};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// Fields every record must carry as JSON strings.
@@ -69,47 +68,32 @@ fn parse_timestamp(text: &str) -> Option<(u32, Option<u32>)> {
     Some((u32::try_from(t.unix_timestamp()).ok()?, Some(t.nanosecond())))
 }
 
-fn check_record(index: usize, record: &Map<String, Value>) -> ApiResult<Record> {
-    for field in STRING_FIELDS {
-        match record.get(*field) {
-            Some(Value::String(_)) => {}
-            Some(_) => return Err(invalid(index, format_args!("{field} must be a string"))),
-            None => return Err(invalid(index, format_args!("{field} is required"))),
-        }
-    }
-    for field in INTEGER_FIELDS {
-        match record.get(*field) {
-            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => {}
-            Some(_) => return Err(invalid(index, format_args!("{field} must be an integer"))),
-            None => return Err(invalid(index, format_args!("{field} is required"))),
-        }
-    }
-    let stamp = record.get("@timestamp").and_then(Value::as_str).unwrap_or_default();
-    let (time, time_ns) = parse_timestamp(stamp).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::InvalidTimestamp,
-            format!("record {index}: @timestamp {stamp:?} is neither unix seconds nor RFC 3339"),
-        )
-    })?;
-    let fields = record
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
-        .collect();
-    Ok(Record { fields, time, time_ns })
-}
-
 /// Parses and checks the whole array; the first bad record rejects the request.
 ///
-/// A well-formed body takes one streaming pass over borrowed fields; any failure is judged again
-/// by the `Value` path, the reference for every error message.
+/// One streaming pass over borrowed fields decides every answer, error and message included, as
+/// judging the body parsed into a `serde_json::Value` would (the reference kept in the tests), in
+/// this order: a syntax error anywhere; not an array; more than `max_logs` records; the first bad
+/// record. Once the answer is decided (a record too many, a bad record) the rest of the array is
+/// read and dropped, so a body of a million numbers costs no more than its first record.
 pub fn parse_records(body: &[u8], max_logs: usize) -> ApiResult<Vec<Record>> {
-    match fast_records(body, max_logs) {
-        Some(records) => Ok(records),
-        None => value_records(body, max_logs),
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let records = RecordsSeed { max_logs }
+        .deserialize(&mut de)
+        .and_then(|records| de.end().map(|()| records))
+        .map_err(|e| ApiError::new(ErrorCode::PostBodyInvalid, format!("the JSON body cannot be parsed: {e}")))?;
+    match records {
+        Records::NotArray => Err(ApiError::new(ErrorCode::PostBodyInvalid, "the body must be a JSON array of records")),
+        Records::TooMany => Err(too_many_records(max_logs)),
+        Records::Bad(e) => Err(e),
+        Records::Checked(records) => Ok(records),
     }
 }
 
-/// `check_record` over borrowed fields; `None` where it would fail.
+fn too_many_records(max_logs: usize) -> ApiError {
+    ApiError::new(ErrorCode::PostBodyTooLarge, format!("more than {max_logs} records in one request"))
+}
+
+/// A checked record; `None` for any bad one (then [`record_error`] says why).
 fn checked(fields: &Fields) -> Option<Record> {
     let mut required = 0;
     for (key, value) in fields {
@@ -131,67 +115,156 @@ fn checked(fields: &Fields) -> Option<Record> {
     Some(Record { fields, time, time_ns })
 }
 
+/// Why [`checked`] refused record `index`: the first required field (in the order of the lists)
+/// that is missing or mistyped, else its `@timestamp`.
+fn record_error(index: usize, fields: &Fields) -> ApiError {
+    let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    for field in STRING_FIELDS {
+        match get(field) {
+            Some(Text::Str(_)) => {}
+            Some(_) => return invalid(index, format_args!("{field} must be a string")),
+            None => return invalid(index, format_args!("{field} is required")),
+        }
+    }
+    for field in INTEGER_FIELDS {
+        match get(field) {
+            Some(Text::Json { integer: true, .. }) => {}
+            Some(_) => return invalid(index, format_args!("{field} must be an integer")),
+            None => return invalid(index, format_args!("{field} is required")),
+        }
+    }
+    let stamp = get("@timestamp").map(Text::as_str).unwrap_or_default();
+    ApiError::new(
+        ErrorCode::InvalidTimestamp,
+        format!("record {index}: @timestamp {stamp:?} is neither unix seconds nor RFC 3339"),
+    )
+}
+
+/// What the body came to.
+enum Records {
+    NotArray,
+    TooMany,
+    /// The first bad record.
+    Bad(ApiError),
+    Checked(Vec<Record>),
+}
+
 struct RecordsSeed {
     max_logs: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordsSeed {
-    type Value = Vec<Record>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Record>, D::Error> {
-        d.deserialize_seq(self)
+    type Value = Records;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Records, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for RecordsSeed {
-    type Value = Vec<Record>;
+    type Value = Records;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of records")
+        f.write_str("any JSON value")
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Record>, A::Error> {
-        let declined = || de::Error::custom("fast path declined");
-        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max_logs));
+    scalars!(Records::NotArray);
+    fn visit_unit<E: de::Error>(self) -> Result<Records, E> {
+        Ok(Records::NotArray)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Records, A::Error> {
+        Skip.visit_map(map).map(|()| Records::NotArray)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Records, A::Error> {
+        let mut records = Vec::new();
         let mut fields = Fields::new();
-        while seq.next_element_seed(FieldsSeed(&mut fields))?.is_some() {
-            if records.len() == self.max_logs {
-                return Err(declined());
+        let decided = loop {
+            let Some(object) = seq.next_element_seed(ObjectSeed(&mut fields))? else {
+                break None;
+            };
+            let index = records.len();
+            if index == self.max_logs {
+                break Some(Records::TooMany);
             }
-            records.push(checked(&fields).ok_or_else(declined)?);
+            if !object {
+                break Some(Records::Bad(invalid(index, "must be a JSON object")));
+            }
+            match checked(&fields) {
+                Some(record) => records.push(record),
+                None => break Some(Records::Bad(record_error(index, &fields))),
+            }
+        };
+        let Some(mut answer) = decided else {
+            return Ok(Records::Checked(records));
+        };
+        // Decided but for a later syntax error or, after a bad record, one record too many: the
+        // rest is read and dropped.
+        let mut count = records.len() + 1;
+        drop(records);
+        while seq.next_element_seed(Skip)?.is_some() {
+            count = count.saturating_add(1);
+            if count > self.max_logs {
+                answer = Records::TooMany;
+            }
         }
-        Ok(records)
+        Ok(answer)
     }
-}
-
-/// The whole body in one pass; `None` for anything the `Value` path has to judge.
-fn fast_records(body: &[u8], max_logs: usize) -> Option<Vec<Record>> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let records = RecordsSeed { max_logs }.deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    Some(records)
-}
-
-/// The reference parse through a `serde_json::Value` tree.
-fn value_records(body: &[u8], max_logs: usize) -> ApiResult<Vec<Record>> {
-    let doc: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(ErrorCode::PostBodyInvalid, format!("the JSON body cannot be parsed: {e}")))?;
-    let Value::Array(items) = doc else {
-        return Err(ApiError::new(ErrorCode::PostBodyInvalid, "the body must be a JSON array of records"));
-    };
-    if items.len() > max_logs {
-        return Err(ApiError::new(ErrorCode::PostBodyTooLarge, format!("more than {max_logs} records in one request")));
-    }
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| match item {
-            Value::Object(record) => check_record(i, record),
-            _ => Err(invalid(i, "must be a JSON object")),
-        })
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Map, Value};
+
     use super::*;
+
+    // ---- the reference: the whole body as a `serde_json::Value` tree ----
+
+    fn check_record(index: usize, record: &Map<String, Value>) -> ApiResult<Record> {
+        for field in STRING_FIELDS {
+            match record.get(*field) {
+                Some(Value::String(_)) => {}
+                Some(_) => return Err(invalid(index, format_args!("{field} must be a string"))),
+                None => return Err(invalid(index, format_args!("{field} is required"))),
+            }
+        }
+        for field in INTEGER_FIELDS {
+            match record.get(*field) {
+                Some(Value::Number(n)) if n.is_i64() || n.is_u64() => {}
+                Some(_) => return Err(invalid(index, format_args!("{field} must be an integer"))),
+                None => return Err(invalid(index, format_args!("{field} is required"))),
+            }
+        }
+        let stamp = record.get("@timestamp").and_then(Value::as_str).unwrap_or_default();
+        let (time, time_ns) = parse_timestamp(stamp).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidTimestamp,
+                format!("record {index}: @timestamp {stamp:?} is neither unix seconds nor RFC 3339"),
+            )
+        })?;
+        let fields = record
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .collect();
+        Ok(Record { fields, time, time_ns })
+    }
+
+    /// The parse through a `serde_json::Value` tree that the one-pass reader must agree with,
+    /// records and errors (what the daemon ran before the reader decided errors itself).
+    fn value_records(body: &[u8], max_logs: usize) -> ApiResult<Vec<Record>> {
+        let doc: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::new(ErrorCode::PostBodyInvalid, format!("the JSON body cannot be parsed: {e}")))?;
+        let Value::Array(items) = doc else {
+            return Err(ApiError::new(ErrorCode::PostBodyInvalid, "the body must be a JSON array of records"));
+        };
+        if items.len() > max_logs {
+            return Err(too_many_records(max_logs));
+        }
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::Object(record) => check_record(i, record),
+                _ => Err(invalid(i, "must be a JSON object")),
+            })
+            .collect()
+    }
 
     fn sample() -> Value {
         serde_json::json!({
@@ -252,7 +325,7 @@ mod tests {
 
     /// The fast path and the `Value` path agree on records and on every error.
     #[test]
-    fn the_fast_path_matches_the_value_path() {
+    fn the_one_pass_reader_matches_the_value_path() {
         let with = |edit: &dyn Fn(&mut Map<String, Value>)| {
             let mut r = sample();
             edit(r.as_object_mut().unwrap());
@@ -278,17 +351,43 @@ mod tests {
         bodies.push(format!("[{}]", good.replacen("{", r#"{"node":"first","#, 1)).into_bytes());
         bodies.push(format!("[{{}},{good}").into_bytes());
         bodies.push(format!("[{good},{{\"time\":1e400}}]").into_bytes());
+        // Bad records, then one too many or a syntax error: the count and the syntax outrank them.
+        for tail in ["", ",1", ",{}", &format!(",{good}"), ",{},{}", ",1e400", ",{\"a\":\"\\ud800\"}", ",", "]"] {
+            for bad in ["1", "[1,2]", "null", "{}", r#"{"time":"1"}"#] {
+                bodies.push(format!("[{good},{bad}{tail}]").into_bytes());
+                bodies.push(format!("[{bad},{good}{tail}]").into_bytes());
+            }
+        }
+        // Every field wrong at once: the first in the order of the lists is the error.
+        bodies.push(br#"[{"time":"x","region_name":1,"@timestamp":2}]"#.to_vec());
+        bodies.push(format!("[{}]", good.replacen("{", r#"{"time":1.5,"@timestamp":"soon","#, 1)).into_bytes());
+        // Many fields: past the linear search for repeated keys.
+        let many: String = (0..40).map(|i| format!(r#""extra{i}":[{i},{{"x":{i},"x":0}}],"#)).collect();
+        bodies.push(format!("[{}]", good.replacen("{", &format!("{{{many}\"extra3\":\"late\","), 1)).into_bytes());
+        bodies.push(format!("[{}]", good.replacen("{", &format!("{{{many}\"node\":5,"), 1)).into_bytes());
         for body in &bodies {
-            for max_logs in [1, 2, 10] {
-                let fast = parse_records(body, max_logs);
-                match (fast, value_records(body, max_logs)) {
+            for max_logs in [0, 1, 2, 3, 10] {
+                match (parse_records(body, max_logs), value_records(body, max_logs)) {
                     (Ok(a), Ok(b)) => assert_eq!(a, b),
                     (Err(a), Err(b)) => assert_eq!((a.code, a.message), (b.code, b.message)),
                     (a, b) => panic!("{}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
                 }
             }
         }
-        assert!(fast_records(&bodies[0], 10).is_some());
-        assert!(fast_records(&bodies[1], 10).is_some());
+    }
+
+    #[test]
+    fn too_many_records_are_refused_whatever_they_are() {
+        for item in ["0", "{}", "[]", r#""x""#, "null"] {
+            let body = format!("[{}]", vec![item; 10_000].join(","));
+            let e = parse_records(body.as_bytes(), 4096).unwrap_err();
+            assert_eq!(
+                (e.code, e.message.as_str()),
+                (ErrorCode::PostBodyTooLarge, "more than 4096 records in one request")
+            );
+        }
+        let body = format!("[{}]", vec!["0"; 4096].join(","));
+        let e = parse_records(body.as_bytes(), 4096).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (ErrorCode::PostBodyInvalid, "record 0: must be a JSON object"));
     }
 }

@@ -11,7 +11,12 @@
 //! they are stored with every log of the request and read back through SLS as `LogTags`. Other
 //! members (`tenant_project_id`) are accepted and ignored. Pure: no I/O.
 
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
+
 use prost::Message;
+use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::pb::{log::Content, Log, LogGroup, LogTag};
@@ -35,14 +40,14 @@ pub enum ReportShape {
 struct ContentsBody {
     #[serde(deserialize_with = "nanos")]
     log_time_ns: u64,
-    contents: Vec<String>,
+    contents: Lines<String>,
     #[serde(default)]
     labels: Labels,
 }
 
 #[derive(Deserialize)]
 struct HighAccuracyBody {
-    contents: Vec<TimedLine>,
+    contents: Lines<TimedLine>,
     #[serde(default)]
     labels: Labels,
 }
@@ -52,6 +57,61 @@ struct TimedLine {
     #[serde(deserialize_with = "nanos")]
     log_time_ns: u64,
     log: String,
+}
+
+thread_local! {
+    /// How many lines [`Lines`] keeps: the request's `max_logs`, set by [`report_to_log_group`]
+    /// around its parse (a derived `Deserialize` has no way to take it as an argument).
+    static KEEP_LINES: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// The `contents` array. Every element is read and checked exactly as a `Vec<T>` would (so a bad
+/// one is the same error, at the same place), and counted, but only the first `max_logs` are
+/// kept: past them the request is refused for its count, and a body of a million `""` must not
+/// cost a million `String`s first.
+struct Lines<T> {
+    kept: Vec<T>,
+    len: usize,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lines<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct LinesVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for LinesVisitor<T> {
+            type Value = Lines<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                // What `Vec`'s visitor says, for the same error messages.
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Lines<T>, A::Error> {
+                let keep = KEEP_LINES.with(Cell::get);
+                let mut lines = Lines { kept: Vec::new(), len: 0 };
+                while let Some(line) = seq.next_element::<T>()? {
+                    lines.len += 1;
+                    if lines.len <= keep {
+                        lines.kept.push(line);
+                    }
+                }
+                Ok(lines)
+            }
+        }
+        d.deserialize_seq(LinesVisitor(PhantomData))
+    }
+}
+
+/// Sets [`KEEP_LINES`] for one parse, restoring the earlier value when dropped.
+struct KeepLines(usize);
+
+impl KeepLines {
+    fn set(keep: usize) -> KeepLines {
+        KeepLines(KEEP_LINES.with(|k| k.replace(keep)))
+    }
+}
+
+impl Drop for KeepLines {
+    fn drop(&mut self) {
+        KEEP_LINES.with(|k| k.set(self.0));
+    }
 }
 
 /// A string map in the order it was sent (serde_json's `preserve_order`).
@@ -113,12 +173,15 @@ fn tags(labels: Labels) -> ApiResult<Vec<LogTag>> {
 /// result like any protobuf body (UTF-8, sizes, the time window).
 pub fn report_to_log_group(body: &[u8], shape: ReportShape, max_logs: usize) -> ApiResult<Vec<u8>> {
     let parse_error = |e: serde_json::Error| invalid(format!("the JSON body cannot be parsed: {e}"));
+    let keep = KeepLines::set(max_logs);
     let (logs, labels) = match shape {
         ReportShape::Contents => {
             let b: ContentsBody = serde_json::from_slice(body).map_err(parse_error)?;
-            check_count(b.contents.len(), max_logs)?;
+            drop(keep);
+            check_count(b.contents.len, max_logs)?;
             let logs = b
                 .contents
+                .kept
                 .into_iter()
                 .enumerate()
                 .map(|(i, line)| {
@@ -132,8 +195,10 @@ pub fn report_to_log_group(body: &[u8], shape: ReportShape, max_logs: usize) -> 
         }
         ReportShape::HighAccuracy => {
             let b: HighAccuracyBody = serde_json::from_slice(body).map_err(parse_error)?;
-            check_count(b.contents.len(), max_logs)?;
-            let logs = b.contents.into_iter().map(|l| log_at(l.log_time_ns, l.log)).collect::<ApiResult<Vec<Log>>>()?;
+            drop(keep);
+            check_count(b.contents.len, max_logs)?;
+            let logs =
+                b.contents.kept.into_iter().map(|l| log_at(l.log_time_ns, l.log)).collect::<ApiResult<Vec<Log>>>()?;
             (logs, b.labels)
         }
     };
@@ -246,5 +311,103 @@ mod tests {
             code(br#"{"log_time_ns":18446744073709551615,"contents":["a"]}"#, Contents),
             ErrorCode::InvalidTimestamp
         );
+    }
+
+    /// The bodies as they were parsed before `Lines`: whole `Vec`s.
+    mod reference {
+        use super::super::{nanos, Labels};
+        use serde::Deserialize;
+
+        #[derive(Deserialize)]
+        pub struct ContentsBody {
+            #[serde(deserialize_with = "nanos")]
+            pub log_time_ns: u64,
+            pub contents: Vec<String>,
+            #[serde(default)]
+            pub labels: Labels,
+        }
+
+        #[derive(Deserialize)]
+        pub struct HighAccuracyBody {
+            pub contents: Vec<TimedLine>,
+            #[serde(default)]
+            pub labels: Labels,
+        }
+
+        #[derive(Deserialize)]
+        pub struct TimedLine {
+            #[serde(deserialize_with = "nanos")]
+            pub log_time_ns: u64,
+            pub log: String,
+        }
+    }
+
+    #[test]
+    fn lines_past_the_limit_are_counted_and_checked_but_not_kept() {
+        let many = |item: &str, n: usize| vec![item; n].join(",");
+        let contents = [
+            format!(r#"{{"log_time_ns":1,"contents":[{}]}}"#, many(r#""""#, 10)),
+            format!(r#"{{"log_time_ns":1,"contents":[{},1]}}"#, many(r#""a""#, 10)),
+            format!(r#"{{"log_time_ns":1,"contents":[{},"\ud800"]}}"#, many(r#""a""#, 10)),
+            format!(r#"{{"log_time_ns":1,"contents":[{}],"contents":["x"]}}"#, many(r#""a""#, 10)),
+            format!(r#"{{"log_time_ns":1,"contents":[{}]"#, many(r#""a""#, 10)),
+            format!(r#"[1,[{}]]"#, many(r#""a""#, 10)),
+            r#"{"log_time_ns":1,"contents":"x"}"#.to_string(),
+            r#"{"log_time_ns":1,"contents":{}}"#.to_string(),
+            r#"{"log_time_ns":1,"contents":null}"#.to_string(),
+            r#"{"log_time_ns":1}"#.to_string(),
+        ];
+        let high = [
+            format!(r#"{{"contents":[{}]}}"#, many(r#"{"log_time_ns":1,"log":""}"#, 10)),
+            format!(r#"{{"contents":[{},{{"log":""}}]}}"#, many(r#"{"log_time_ns":1,"log":""}"#, 10)),
+            format!(r#"{{"contents":[{},{{"log_time_ns":-1,"log":""}}]}}"#, many(r#"{"log_time_ns":1,"log":""}"#, 10)),
+            format!(r#"{{"contents":[{},1]}}"#, many(r#"{"log_time_ns":1,"log":""}"#, 10)),
+            r#"{"contents":"x"}"#.to_string(),
+        ];
+        for keep in [0, 1, 3, 10, 11] {
+            let _keep = KeepLines::set(keep);
+            for body in &contents {
+                let ours = serde_json::from_slice::<ContentsBody>(body.as_bytes());
+                let theirs = serde_json::from_slice::<reference::ContentsBody>(body.as_bytes());
+                match (ours, theirs) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!(
+                            (a.log_time_ns, a.contents.len, &a.labels),
+                            (b.log_time_ns, b.contents.len(), &b.labels)
+                        );
+                        assert_eq!(a.contents.kept, b.contents[..b.contents.len().min(keep)]);
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{body}"),
+                    (a, b) => panic!("{body}: {:?} vs {:?}", a.err(), b.err()),
+                }
+            }
+            for body in &high {
+                let ours = serde_json::from_slice::<HighAccuracyBody>(body.as_bytes());
+                let theirs = serde_json::from_slice::<reference::HighAccuracyBody>(body.as_bytes());
+                match (ours, theirs) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!((a.contents.len, &a.labels), (b.contents.len(), &b.labels));
+                        let ours: Vec<_> = a.contents.kept.iter().map(|l| (l.log_time_ns, &l.log)).collect();
+                        let kept = &b.contents[..b.contents.len().min(keep)];
+                        let theirs: Vec<_> = kept.iter().map(|l| (l.log_time_ns, &l.log)).collect();
+                        assert_eq!(ours, theirs);
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{body}"),
+                    (a, b) => panic!("{body}: {:?} vs {:?}", a.err(), b.err()),
+                }
+            }
+        }
+        // Through the conversion: too many lines is the count error, a bad line past the limit
+        // still the parse error.
+        let e = report_to_log_group(contents[0].as_bytes(), ReportShape::Contents, 4).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (ErrorCode::PostBodyTooLarge, "more than 4 logs in one request"));
+        let e = report_to_log_group(contents[1].as_bytes(), ReportShape::Contents, 4).unwrap_err();
+        assert_eq!(e.code, ErrorCode::PostBodyInvalid);
+        let e = report_to_log_group(high[0].as_bytes(), ReportShape::HighAccuracy, 4).unwrap_err();
+        assert_eq!(e.code, ErrorCode::PostBodyTooLarge);
+        let g = decode(&report_to_log_group(contents[0].as_bytes(), ReportShape::Contents, 10).unwrap());
+        assert_eq!(g.logs.len(), 10);
+        // The limit is the request's own: the next parse on this thread keeps everything again.
+        assert_eq!(KEEP_LINES.with(Cell::get), usize::MAX);
     }
 }

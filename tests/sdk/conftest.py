@@ -25,6 +25,9 @@ from aliyun.log import LogClient, LogException
 
 ACCESS_KEY_ID = "AKIDTEST"
 ACCESS_KEY_SECRET = "SECRETTEST"
+# Keys with one grant each on every project: read only, and write only (an agent's key).
+READER_KEY = ("AKIDREADER", "SECRETREADER")
+WRITER_KEY = ("AKIDWRITER", "SECRETWRITER")
 # LogGroup.Source the client writes when a request names none.  Only a label in the
 # payload (TEST-NET-1, never contacted); giving it also avoids the SDK's UDP probe.
 CLIENT_SOURCE = "192.0.2.10"
@@ -82,6 +85,16 @@ def _write_config(workdir):
             "[[access_keys]]",
             "id = %s" % json.dumps(ACCESS_KEY_ID),
             "secret = %s" % json.dumps(ACCESS_KEY_SECRET),
+            "",
+            "[[access_keys]]",
+            "id = %s" % json.dumps(READER_KEY[0]),
+            "secret = %s" % json.dumps(READER_KEY[1]),
+            'read_projects = ["*"]',
+            "",
+            "[[access_keys]]",
+            "id = %s" % json.dumps(WRITER_KEY[0]),
+            "secret = %s" % json.dumps(WRITER_KEY[1]),
+            'write_projects = ["*"]',
             "",
         ]
     )

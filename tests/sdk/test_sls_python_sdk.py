@@ -16,7 +16,7 @@ import time
 import pytest
 from aliyun.log import LogException
 
-from conftest import http_get, make_client, start_daemon, stop_daemon, unique_name
+from conftest import READER_KEY, WRITER_KEY, http_get, make_client, start_daemon, stop_daemon, unique_name
 from sls_support import (
     assert_error,
     cursor_number,
@@ -500,6 +500,27 @@ def test_request_id_on_success_and_error(client, project):
     assert client.get_project(project).get_request_id()
     err = error_of(lambda: client.get_logstore(project, "ls-missing"))
     assert err.get_request_id(), describe(err)
+
+
+def test_read_only_and_write_only_keys(daemon, client, project):
+    """Per-project grants: a read-only key reads but cannot write, a write-only key writes logs but
+    cannot read them back or list the catalog; a refused write stores nothing."""
+    reader = make_client(daemon, access_key_id=READER_KEY[0], access_key_secret=READER_KEY[1])
+    writer = make_client(daemon, access_key_id=WRITER_KEY[0], access_key_secret=WRITER_KEY[1])
+    client.create_logstore(project, "ls-grants", ttl=30, shard_count=1)
+    now = int(time.time())
+    written = put_spec(writer, project, "ls-grants", WriteSpec("by-writer", logs=[(now, 1, [("k", "agent")])]))
+    refused = error_of(lambda: put_spec(reader, project, "ls-grants",
+                                        WriteSpec("by-reader", logs=[(now, 2, [("k", "reader")])])))
+    assert_error(refused, "Unauthorized", 401)
+    assert "may not write to project" in refused.get_error_message()
+    assert_error(error_of(lambda: reader.create_logstore(project, "ls-by-reader", ttl=30, shard_count=1)),
+                 "Unauthorized", 401)
+    assert_error(error_of(lambda: writer.get_cursor(project, "ls-grants", 0, "begin")), "Unauthorized", 401)
+    assert_error(error_of(lambda: writer.list_logstore(project)), "Unauthorized", 401)
+    assert pull_all(reader, project, "ls-grants", 0) == [written], "the reader sees exactly the writer's write"
+    assert project in [p["projectName"] for p in reader.list_project().get_projects()]
+    assert project not in [p["projectName"] for p in writer.list_project().get_projects()]
 
 
 def test_signature_v4_client(daemon, project):

@@ -1,0 +1,6 @@
+#![no_main]
+
+#[global_allocator]
+static ALLOC: logtide_fuzz::alloc::Capped = logtide_fuzz::alloc::Capped;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| logtide_fuzz::targets::decompress_lz4(data));
