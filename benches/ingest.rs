@@ -162,17 +162,7 @@ fn callback(c: &mut Criterion) {
 }
 
 fn routing(c: &mut Criterion) {
-    let shards: Vec<route::Shard> = route::initial_ranges(64)
-        .into_iter()
-        .enumerate()
-        .map(|(i, (begin, end))| route::Shard {
-            id: i as u32,
-            status: route::ShardStatus::Readwrite,
-            begin,
-            end,
-            create_time: 0,
-        })
-        .collect();
+    let shards = route::initial_shards(64, 0);
     let mut g = c.benchmark_group("route");
     g.throughput(Throughput::Elements(1));
     g.bench_function("parse_and_route_hash_key_64_shards", |b| {

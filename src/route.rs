@@ -73,6 +73,15 @@ pub fn parse_hash_key(key: &str) -> ApiResult<u128> {
     u128::from_str_radix(&padded, 16).map_err(|_| ApiError::param("invalid hash key"))
 }
 
+/// `count` fresh read-write shards, ids from 0, over [`initial_ranges`], created at `create_time`.
+pub fn initial_shards(count: u32, create_time: u64) -> Vec<Shard> {
+    initial_ranges(count)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (begin, end))| Shard { id: i as u32, status: ShardStatus::Readwrite, begin, end, create_time })
+        .collect()
+}
+
 /// The ranges of `count` fresh shards: the key space divided evenly, boundaries at
 /// `floor(i * 2^128 / count)`, the last ending at [`MAX_KEY`].
 pub fn initial_ranges(count: u32) -> Vec<(u128, u128)> {
@@ -136,20 +145,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn shards_from(ranges: &[(u128, u128)]) -> Vec<Shard> {
-        ranges
-            .iter()
-            .enumerate()
-            .map(|(i, &(begin, end))| Shard {
-                id: i as u32,
-                status: ShardStatus::Readwrite,
-                begin,
-                end,
-                create_time: 0,
-            })
-            .collect()
-    }
-
     #[test]
     fn four_shards_match_the_sls_document() {
         let r = initial_ranges(4);
@@ -168,7 +163,7 @@ mod tests {
         assert!(parse_hash_key("").is_err());
         assert!(parse_hash_key("xyz").is_err());
         assert!(parse_hash_key(&"f".repeat(33)).is_err());
-        let shards = shards_from(&initial_ranges(4));
+        let shards = initial_shards(4, 0);
         assert_eq!(route_key(&shards, parse_hash_key("5F").unwrap()), Some(1));
         assert_eq!(route_key(&shards, parse_hash_key("8C").unwrap()), Some(2));
         assert_eq!(route_key(&shards, MAX_KEY), Some(3));
@@ -177,7 +172,7 @@ mod tests {
 
     #[test]
     fn balancing_prefers_short_queues_and_rotates_ties() {
-        let shards = shards_from(&initial_ranges(3));
+        let shards = initial_shards(3, 0);
         assert_eq!(pick_balanced(&shards, 0, |id| if id == 2 { 0 } else { 5 }), Some(2));
         let picks: Vec<u32> = (0..6).map(|t| pick_balanced(&shards, t, |_| 0).unwrap()).collect();
         assert_eq!(picks, vec![0, 1, 2, 0, 1, 2]);
@@ -188,7 +183,7 @@ mod tests {
 
     #[test]
     fn split_and_merge_rules() {
-        let shards = shards_from(&initial_ranges(2));
+        let shards = initial_shards(2, 0);
         let mid = parse_hash_key("4").unwrap();
         let (a, b) = split_range(&shards[0], mid).unwrap();
         assert_eq!(a, (0, mid));
@@ -201,7 +196,7 @@ mod tests {
 
     /// Applies random splits and merges the way the catalog does.
     fn evolve(count: u32, ops: &[(bool, u8, u128)]) -> Vec<Shard> {
-        let mut shards = shards_from(&initial_ranges(count));
+        let mut shards = initial_shards(count, 0);
         for &(split, pick, mid) in ops {
             let writable: Vec<Shard> = shards.iter().filter(|s| s.is_writable()).cloned().collect();
             let target = writable[pick as usize % writable.len()].clone();
@@ -280,7 +275,7 @@ mod tests {
 
         #[test]
         fn balancing_always_picks_a_writable_shard(count in 1u32..16, turn in any::<usize>(), loads in proptest::collection::vec(0usize..100, 16)) {
-            let shards = shards_from(&initial_ranges(count));
+            let shards = initial_shards(count, 0);
             let id = pick_balanced(&shards, turn, |id| loads[id as usize]).unwrap();
             let min = shards.iter().map(|s| loads[s.id as usize]).min().unwrap();
             prop_assert_eq!(loads[id as usize], min);

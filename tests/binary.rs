@@ -1,7 +1,8 @@
 //! Black-box test of the `logtide` binary: start it, write through HTTP, stop it with SIGTERM
 //! (it must exit 0), start it again on the same data dir, and read the data back.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,22 +19,14 @@ fn start(data_dir: &std::path::Path) -> Running {
 }
 
 fn start_with(data_dir: &std::path::Path, level: &str, stderr: Stdio) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logtide"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("LOGTIDE_LOG", level)
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("start logtide");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("logtide listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    Running { child, addr }
+    let (child, addr) = common::spawn_binary(
+        Command::new(env!("CARGO_BIN_EXE_logtide"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("LOGTIDE_LOG", level)
+            .stderr(stderr),
+    );
+    Running { child, addr: addr.to_string() }
 }
 
 fn sigterm_and_wait(mut r: Running) {

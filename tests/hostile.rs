@@ -11,9 +11,11 @@
 //! Tests whose comment starts `Regression:` found a bug when they were written; the comment says
 //! what the daemon did then, and the test keeps it fixed.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -77,23 +79,14 @@ impl Daemon {
         );
         std::fs::write(&config, text).unwrap();
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_logtide"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .env("LOGTIDE_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start logtide");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("logtide listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
+        let (child, addr) = common::spawn_binary(
+            Command::new(env!("CARGO_BIN_EXE_logtide"))
+                .arg("serve")
+                .arg("--config")
+                .arg(&config)
+                .env("LOGTIDE_LOG", "info")
+                .stderr(stderr),
+        );
         let mut d = Daemon { child, addr, dir, baseline_hwm_kib: 0 };
         d.setup();
         d.baseline_hwm_kib = d.memory_kib().1;

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -188,10 +187,7 @@ struct Running {
 }
 
 fn spawn(cmd: &mut Command) -> Running {
-    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start logtide");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("logtide listening on ").unwrap_or_else(|| panic!("first line {line:?}"));
+    let (child, addr) = spawn_binary(cmd);
     Running { addr: addr.to_string(), child }
 }
 

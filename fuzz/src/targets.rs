@@ -838,17 +838,7 @@ pub fn hash_key(data: &[u8]) {
             assert_eq!(route::parse_hash_key(&formatted).ok(), Some(key), "normalisation is not idempotent");
             assert_eq!(route::parse_hash_key(&trimmed.to_ascii_uppercase()).ok(), Some(key), "case matters");
             let count = data.len() % 64 + 1;
-            let shards: Vec<route::Shard> = route::initial_ranges(count as u32)
-                .into_iter()
-                .enumerate()
-                .map(|(i, (begin, end))| route::Shard {
-                    id: i as u32,
-                    status: route::ShardStatus::Readwrite,
-                    begin,
-                    end,
-                    create_time: 0,
-                })
-                .collect();
+            let shards = route::initial_shards(count as u32, 0);
             let owners: Vec<&route::Shard> = shards.iter().filter(|s| s.owns(key)).collect();
             assert_eq!(owners.len(), 1, "key {formatted} has {} owners among {count} shards", owners.len());
             assert_eq!(route::route_key(&shards, key), Some(owners[0].id));

@@ -303,17 +303,7 @@ impl Catalog {
             return Err(ApiError::new(ErrorCode::LogStoreAlreadyExist, format!("logstore {name} already exists")));
         }
         let now = now_secs();
-        let shards = route::initial_ranges(settings.shard_count)
-            .into_iter()
-            .enumerate()
-            .map(|(i, (begin, end))| Shard {
-                id: i as u32,
-                status: ShardStatus::Readwrite,
-                begin,
-                end,
-                create_time: now,
-            })
-            .collect::<Vec<_>>();
+        let shards = route::initial_shards(settings.shard_count, now);
         let ls = Logstore {
             project: project.to_string(),
             name: name.to_string(),

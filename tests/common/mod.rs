@@ -260,3 +260,18 @@ pub async fn lts_call(
 pub fn lts_code(v: &serde_json::Value) -> &str {
     v["error_code"].as_str().unwrap_or_default()
 }
+
+/// Starts the `logtide` binary as `command` says (its stdout is piped here) and waits for its one
+/// stdout line, `logtide listening on ADDR`; panics with whatever came instead.
+pub fn spawn_binary(command: &mut std::process::Command) -> (std::process::Child, SocketAddr) {
+    use std::io::BufRead;
+    let mut child = command.stdout(std::process::Stdio::piped()).spawn().expect("start logtide");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("logtide listening on ")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line from logtide: {line:?}"));
+    (child, addr)
+}
