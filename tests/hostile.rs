@@ -677,8 +677,7 @@ fn compression_bombs_and_lying_raw_sizes_are_refused_with_bounded_memory() {
     }
     eprintln!("{parallel} parallel bombs: {busy} answered ServerBusy, the rest their own refusal");
 
-    // Web tracking takes lz4 and deflate bodies with the same caps. A size that is not a number
-    // is taken as no size there (MissingBodyRawSize), where PutLogs says InvalidBodyRawSize.
+    // Web tracking takes lz4 and deflate bodies with the same caps and the same size rules.
     let lz4_3m = compress(Compression::Lz4, &vec![0u8; MAX_RAW]);
     let deflate_8m = compress(Compression::Deflate, &vec![0u8; 8 * MIB]);
     let track = |body: &Vec<u8>, codec: &str, size: Option<String>| {
@@ -688,7 +687,8 @@ fn compression_bombs_and_lying_raw_sizes_are_refused_with_bounded_memory() {
     };
     assert_eq!(track(&lz4_3m, "lz4", Some(MAX_RAW.to_string())).sls(), (400, "PostBodyInvalid".into()));
     assert_eq!(track(&lz4_3m, "lz4", Some((64u64 << 30).to_string())).sls(), (400, "PostBodyTooLarge".into()));
-    assert_eq!(track(&lz4_3m, "lz4", Some("abc".into())).sls(), (400, "MissingBodyRawSize".into()));
+    assert_eq!(track(&lz4_3m, "lz4", Some("abc".into())).sls(), (400, "InvalidBodyRawSize".into()));
+    assert_eq!(track(&lz4_3m, "lz4", None).sls(), (400, "MissingBodyRawSize".into()));
     assert_eq!(track(&lz4_3m, "lz4", Some("1".into())).sls(), (400, "PostBodyUncompressError".into()));
     assert_eq!(track(&deflate_8m, "deflate", None).sls(), (400, "PostBodyTooLarge".into()));
 

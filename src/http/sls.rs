@@ -107,6 +107,16 @@ pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T>
     tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
 }
 
+/// `x-log-bodyrawsize`: absent is `None`; anything but a decimal size is `InvalidBodyRawSize`.
+fn declared_raw_size(h: &HeaderMap) -> ApiResult<Option<usize>> {
+    header(h, "x-log-bodyrawsize")
+        .map(|v| {
+            v.parse::<usize>()
+                .map_err(|_| ApiError::new(ErrorCode::InvalidBodyRawSize, format!("x-log-bodyrawsize {v} is invalid")))
+        })
+        .transpose()
+}
+
 pub(super) fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
@@ -324,12 +334,7 @@ impl Ctx<'_> {
 
     async fn put_logs(&self, logstore: String, hash_key: Option<String>, body: Bytes) -> ApiResult<Response<Body>> {
         let h = self.headers;
-        let declared_raw = match header(h, "x-log-bodyrawsize") {
-            None => None,
-            Some(v) => Some(v.parse::<usize>().map_err(|_| {
-                ApiError::new(ErrorCode::InvalidBodyRawSize, format!("x-log-bodyrawsize {v} is invalid"))
-            })?),
-        };
+        let declared_raw = declared_raw_size(h)?;
         let req = PutLogs {
             project: self.project()?,
             logstore,
@@ -367,7 +372,7 @@ impl Ctx<'_> {
             TrackKind::Post => (
                 Compression::from_header(header(h, "x-log-compresstype"))?,
                 body,
-                header(h, "x-log-bodyrawsize").and_then(|v| v.parse().ok()),
+                declared_raw_size(h)?,
                 BodyFormat::Json(LogTime::Receive { unix: now }),
             ),
             _ => {
