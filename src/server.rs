@@ -49,6 +49,12 @@ impl Services {
                      stop that one first or give this one another --data-dir",
                     dir.display()
                 )
+            } else if e.to_string().contains("Corruption") {
+                anyhow::anyhow!(
+                    "the store in {} is damaged ({e}); logtide does not start rather than drop the \
+                     acknowledged writes after the damage (see docs/durability.md, \"A damaged WAL\")",
+                    dir.display()
+                )
             } else {
                 anyhow::anyhow!("cannot open the store in {}: {e}", dir.display())
             }

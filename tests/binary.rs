@@ -154,3 +154,70 @@ fn a_log_that_cannot_be_written_does_not_stop_the_daemon() {
     }
     sigterm_and_wait(r);
 }
+
+/// Acknowledged writes held only in the WAL (the daemon SIGKILLed), then four bytes of the WAL
+/// changed in the middle: the daemon refuses to start and says so, rather than opening and
+/// dropping everything after the damage (RocksDB's default).
+#[test]
+fn a_damaged_wal_stops_the_start_instead_of_dropping_acknowledged_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = start(dir.path());
+    let client = http(&first.addr);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
+    // Values that do not compress (the worker stores LZ4), so the WAL holds ~200 KB.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = || {
+        (0..1000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from(b'!' + (seed % 90) as u8)
+            })
+            .collect::<String>()
+    };
+    for i in 0..200 {
+        let group = LogGroup {
+            logs: vec![Log {
+                time: now,
+                contents: vec![Content { key: "pad".into(), value: format!("{i}-{}", noise()) }],
+                time_ns: None,
+            }],
+            ..Default::default()
+        };
+        let r = client
+            .post(format!("http://{}/logstores/wal_store/shards/lb", first.addr))
+            .header("host", "walproj.127.0.0.1")
+            .header("x-log-bodyrawsize", "0")
+            .body(group.encode_to_vec())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    let wal = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .expect("a WAL file");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    assert!(bytes.len() > 150_000, "the writes are in the WAL");
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 4] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&wal, bytes).unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_logtide"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("LOGTIDE_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a damaged WAL must not open; stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(stderr.contains("is damaged") && stderr.contains("Corruption"), "{stderr}");
+}

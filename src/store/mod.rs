@@ -163,6 +163,10 @@ impl RocksStore {
         // A WAL file can be deleted only once every family it holds writes of is flushed; with a
         // family per logstore, a quiet logstore would otherwise pin the WAL forever.
         opts.set_max_total_wal_size(2 * memory.memtable_bytes as u64);
+        // A torn last record (a crash mid-write, never acknowledged) is dropped; a damaged record
+        // before the end fails the open. RocksDB's default (point in time) would instead open and
+        // silently drop everything after the damage, acknowledged writes included.
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
         let cf_opts = cf_options(&cache, memory);
         let existing = Db::list_cf(&opts, dir).unwrap_or_default();
         let mut names: Vec<String> = existing;
@@ -645,6 +649,59 @@ mod tests {
             (0..4).map(|i| Append { stream, shard: i % 2, groups: vec![group(i as u8)] }).collect();
         store.append(&mut commit, true).unwrap();
         assert_eq!(wal_syncs(&store), base + 1, "one fsync for the whole group commit");
+    }
+
+    /// The WAL files of a store directory.
+    fn wal_files(dir: &Path) -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect()
+    }
+
+    /// Appends 300 groups that stay in the WAL only (RocksDB does not flush on close).
+    fn wal_only_store(dir: &Path) -> Uuid {
+        let store = RocksStore::open(dir).unwrap();
+        let stream = Uuid::new_v4();
+        store.create_stream(stream).unwrap();
+        for i in 0..300u32 {
+            let mut g = group((i % 251) as u8);
+            g.payload = bytes::Bytes::from(vec![(i % 251) as u8; 1000]);
+            store.append(&mut [Append { stream, shard: 0, groups: vec![g] }], true).unwrap();
+        }
+        stream
+    }
+
+    #[test]
+    fn a_damaged_wal_record_fails_the_open_and_a_torn_tail_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let stream = wal_only_store(dir.path());
+        let wal = wal_files(dir.path()).into_iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap();
+        let len = std::fs::metadata(&wal).unwrap().len();
+        assert!(len > 200_000, "the groups are in the WAL ({len} bytes)");
+
+        // A torn tail (the last record cut short, as a crash mid-write leaves it) is dropped.
+        let file = std::fs::OpenOptions::new().write(true).open(&wal).unwrap();
+        file.set_len(len - 100).unwrap();
+        drop(file);
+        let store = RocksStore::open(dir.path()).unwrap();
+        let (_, end) = store.bounds(stream, 0).unwrap();
+        assert_eq!(end, 300, "every group but the torn last one is recovered");
+        drop(store);
+
+        // Four bytes changed in the middle: the open fails instead of dropping the rest.
+        let dir = tempfile::tempdir().unwrap();
+        wal_only_store(dir.path());
+        let wal = wal_files(dir.path()).into_iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap();
+        let mut bytes = std::fs::read(&wal).unwrap();
+        let middle = bytes.len() / 2;
+        for b in &mut bytes[middle..middle + 4] {
+            *b ^= 0xff;
+        }
+        std::fs::write(&wal, bytes).unwrap();
+        let err = RocksStore::open(dir.path()).err().expect("a damaged WAL must not open silently");
+        assert!(err.to_string().contains("Corruption"), "{err}");
     }
 
     #[test]
