@@ -67,7 +67,7 @@ mod tests {
     fn data_older_than_the_ttl_disappears_and_younger_data_stays() {
         let dir = tempfile::tempdir().unwrap();
         let store = RocksStore::open(dir.path()).unwrap();
-        let catalog = Catalog::load(store.clone(), CatalogConfig::default(), dir.path()).unwrap();
+        let catalog = Catalog::load(store.clone(), CatalogConfig::default()).unwrap();
         catalog.create_project("retained", "").unwrap();
         let short = catalog
             .create_logstore("retained", "one_day", LogstoreSettings { ttl: 1, ..catalog.default_settings() })

@@ -59,7 +59,7 @@ impl Services {
                 anyhow::anyhow!("cannot open the store in {}: {e}", dir.display())
             }
         })?;
-        let catalog = Arc::new(Catalog::load(store.clone(), config.catalog.clone(), dir)?);
+        let catalog = Arc::new(Catalog::load(store.clone(), config.catalog.clone())?);
         let log: Arc<dyn ShardLog> = store.clone();
         let metrics = Arc::new(Metrics::new(config.worker_count(), config.storage.queue_depth));
         let workers = ShardWorkers::start_observed(

@@ -177,7 +177,7 @@ mod tests {
 
     fn open(dir: &std::path::Path) -> Catalog {
         let store = RocksStore::open(dir).unwrap();
-        Catalog::load(store, CatalogConfig::default(), dir).unwrap()
+        Catalog::load(store, CatalogConfig::default()).unwrap()
     }
 
     fn dump(group_id: Uuid, stream_ids: Vec<Uuid>) -> Dump {

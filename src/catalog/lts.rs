@@ -163,7 +163,7 @@ mod tests {
 
     fn open(dir: &std::path::Path) -> Catalog {
         let store = RocksStore::open(dir).unwrap();
-        Catalog::load(store, CatalogConfig::default(), dir).unwrap()
+        Catalog::load(store, CatalogConfig::default()).unwrap()
     }
 
     #[test]

@@ -117,7 +117,7 @@ fn check_name(name: &str, extra: u8, what: &str) -> Result<(), String> {
 impl Catalog {
     /// Loads the catalog and drops column families that no logstore owns (left by an interrupted
     /// create or delete).
-    pub fn load(store: Arc<RocksStore>, config: CatalogConfig, data_dir: &std::path::Path) -> anyhow::Result<Catalog> {
+    pub fn load(store: Arc<RocksStore>, config: CatalogConfig) -> anyhow::Result<Catalog> {
         let mut state = BTreeMap::new();
         for (_, v) in store.meta_scan(keys::PROJECT_PREFIX)? {
             let project: Project = serde_json::from_slice(&v)?;
@@ -132,7 +132,7 @@ impl Catalog {
             owned.insert(ls.id);
             entry.logstores.insert(ls.name.clone(), Arc::new(ls));
         }
-        for stream in store.stream_ids(data_dir) {
+        for stream in store.stream_ids() {
             if !owned.contains(&stream) {
                 tracing::warn!(%stream, "dropping a column family that no logstore owns");
                 store.drop_stream(stream)?;
@@ -455,7 +455,7 @@ mod tests {
     fn open(dir: &std::path::Path, auto_create: bool) -> Catalog {
         let store = RocksStore::open(dir).unwrap();
         let config = CatalogConfig { auto_create, ..Default::default() };
-        Catalog::load(store, config, dir).unwrap()
+        Catalog::load(store, config).unwrap()
     }
 
     #[test]

@@ -4,9 +4,13 @@
 //! Layout:
 //! - CF `meta`: catalog entries, key `p/<project>`, `l/<project>/<logstore>` and `d/<dump uuid>`
 //!   (an LTS dump and its export progress), JSON values.
-//! - CF `ls-<logstore uuid>`: one per logstore; key = shard id (u32 BE) ++ sequence (u64 BE), so
-//!   a shard's LogGroups are contiguous and in append order; value = a [`RecordHeader`] and the
-//!   LogGroup.
+//! - CF `ls-<logstore uuid>-<shard id>`: one per shard of a logstore, created by the shard's first
+//!   write; key = shard id (u32 BE) ++ sequence (u64 BE), so a shard's LogGroups are in append
+//!   order; value = a [`RecordHeader`] and the LogGroup. A family per shard makes every shard an
+//!   append-only key range of its own: a memtable flush writes a file that overlaps nothing stored
+//!   before it, and compaction moves files down instead of rewriting them. (Stores written before
+//!   this layout hold one family `ls-<logstore uuid>` for all shards; `RocksStore::open` moves its
+//!   records into the per-shard families, same keys, and drops it.)
 //! - CF `ix-<logstore uuid>`: the logstore's time index, written in the same atomic batch as the
 //!   data; key = kind (u8) ++ smallest log time of the group (u32 BE, unix seconds) ++ shard (u32
 //!   BE) ++ sequence (u64 BE); value = the group's largest log time (u32 LE). Kind
@@ -73,12 +77,52 @@ pub fn parse_index_value(value: &[u8]) -> Option<u32> {
 
 pub const KEY_LEN: usize = 12;
 
-pub fn logstore_cf(id: Uuid) -> String {
+/// The data family of one shard of a logstore.
+pub fn shard_cf(id: Uuid, shard: u32) -> String {
+    format!("{LOGSTORE_CF_PREFIX}{}-{shard}", id.simple())
+}
+
+/// The one data family of a logstore in the layout before families were per shard.
+pub fn legacy_logstore_cf(id: Uuid) -> String {
     format!("{LOGSTORE_CF_PREFIX}{}", id.simple())
 }
 
-pub fn is_logstore_cf(name: &str) -> bool {
-    name.starts_with(LOGSTORE_CF_PREFIX)
+/// What a column family holds, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// The data of one shard.
+    Shard(Uuid, u32),
+    /// The data of every shard of a logstore, in the layout before families were per shard.
+    LegacyLogstore(Uuid),
+    /// The time index of a logstore.
+    Index(Uuid),
+    /// The catalog, RocksDB's default family, or a name logtide does not write.
+    Other,
+}
+
+impl Family {
+    /// The logstore the family belongs to, if any.
+    pub fn stream(self) -> Option<Uuid> {
+        match self {
+            Family::Shard(id, _) | Family::LegacyLogstore(id) | Family::Index(id) => Some(id),
+            Family::Other => None,
+        }
+    }
+}
+
+pub fn parse_cf(name: &str) -> Family {
+    let uuid = |s: &str| Uuid::try_parse(s).ok().filter(|_| s.len() == 32);
+    if let Some(rest) = name.strip_prefix(INDEX_CF_PREFIX) {
+        return uuid(rest).map_or(Family::Other, Family::Index);
+    }
+    let Some(rest) = name.strip_prefix(LOGSTORE_CF_PREFIX) else { return Family::Other };
+    match rest.split_once('-') {
+        None => uuid(rest).map_or(Family::Other, Family::LegacyLogstore),
+        Some((id, shard)) => match (uuid(id), shard.parse::<u32>()) {
+            (Some(id), Ok(n)) if n.to_string() == shard => Family::Shard(id, n),
+            _ => Family::Other,
+        },
+    }
 }
 
 pub fn log_key(shard: u32, seq: u64) -> [u8; KEY_LEN] {
@@ -226,10 +270,17 @@ mod tests {
 
     #[test]
     fn cf_names() {
-        let id = Uuid::nil();
-        assert!(is_logstore_cf(&logstore_cf(id)));
-        assert!(!is_logstore_cf(META_CF));
-        assert!(!is_logstore_cf(&index_cf(id)), "an index CF is not a logstore CF");
+        let id = Uuid::new_v4();
+        assert_eq!(parse_cf(&shard_cf(id, 0)), Family::Shard(id, 0));
+        assert_eq!(parse_cf(&shard_cf(id, u32::MAX)), Family::Shard(id, u32::MAX));
+        assert_eq!(parse_cf(&legacy_logstore_cf(id)), Family::LegacyLogstore(id));
+        assert_eq!(parse_cf(&index_cf(id)), Family::Index(id));
+        assert_eq!(parse_cf(&index_cf(id)).stream(), Some(id));
+        for other in [META_CF, "default", "ls-", "ls-xyz", "ix-12", "ls-00000000000000000000000000000000-01"] {
+            assert_eq!(parse_cf(other), Family::Other, "{other}");
+        }
+        let hyphenated = format!("ls-{}-1", id.hyphenated());
+        assert_eq!(parse_cf(&hyphenated), Family::Other);
     }
 
     #[test]

@@ -142,6 +142,9 @@ impl Default for StoreMemory {
 pub struct RocksStore {
     db: Db,
     tails: Mutex<HashMap<(Uuid, u32), Tail>>,
+    /// Every column family of the database, by name; held while a family is created or dropped,
+    /// so a shard's first write and a logstore's drop do not race.
+    families: Mutex<std::collections::BTreeSet<String>>,
     /// The column-family options every logstore's families are created with (shared cache).
     cf_opts: Options,
 }
@@ -177,8 +180,14 @@ impl RocksStore {
         }
         let cfs = names.iter().map(|n| ColumnFamilyDescriptor::new(n, cf_opts.clone()));
         let db = Db::open_cf_descriptors(&opts, dir, cfs)?;
-        let store = RocksStore { db, tails: Mutex::new(HashMap::new()), cf_opts };
-        for stream in store.stream_ids(dir) {
+        let families = Mutex::new(names.into_iter().collect());
+        let store = RocksStore { db, tails: Mutex::new(HashMap::new()), families, cf_opts };
+        for name in store.family_names() {
+            if let keys::Family::LegacyLogstore(stream) = keys::parse_cf(&name) {
+                store.split_legacy_family(stream)?;
+            }
+        }
+        for stream in store.stream_ids() {
             if store.db.cf_handle(&keys::index_cf(stream)).is_none() {
                 store.build_index(stream)?;
             }
@@ -186,57 +195,131 @@ impl RocksStore {
         Ok(Arc::new(store))
     }
 
-    /// Creates the column families of a logstore, data then index (idempotent). A crash between
-    /// the two leaves a logstore without an index, which the next `open` rebuilds.
+    /// Creates a logstore: its time index family, which marks the logstore as existing
+    /// (idempotent). A shard's data family is created by the shard's first write.
     pub fn create_stream(&self, stream: Uuid) -> Result<(), StoreError> {
-        for name in [keys::logstore_cf(stream), keys::index_cf(stream)] {
-            if self.db.cf_handle(&name).is_none() {
-                self.db.create_cf(&name, &self.cf_opts)?;
-            }
-        }
-        Ok(())
+        let mut families = self.families.lock().expect("families lock");
+        self.ensure_family(&mut families, &keys::index_cf(stream))
     }
 
     /// Drops a logstore's column families and everything in them.
     pub fn drop_stream(&self, stream: Uuid) -> Result<(), StoreError> {
+        let mut families = self.families.lock().expect("families lock");
         self.tails.lock().expect("tails lock").retain(|(s, _), _| *s != stream);
-        for name in [keys::index_cf(stream), keys::logstore_cf(stream)] {
-            if self.db.cf_handle(&name).is_some() {
-                self.db.drop_cf(&name)?;
+        // The index first: without it the logstore no longer exists for a concurrent first write.
+        let mut names: Vec<String> =
+            families.iter().filter(|n| keys::parse_cf(n).stream() == Some(stream)).cloned().collect();
+        names.sort_by_key(|n| !matches!(keys::parse_cf(n), keys::Family::Index(_)));
+        for name in names {
+            self.db.drop_cf(&name)?;
+            families.remove(&name);
+        }
+        Ok(())
+    }
+
+    /// Creates a column family unless it exists; the caller holds the families lock.
+    fn ensure_family(&self, families: &mut std::collections::BTreeSet<String>, name: &str) -> Result<(), StoreError> {
+        if !families.contains(name) {
+            self.db.create_cf(name, &self.cf_opts)?;
+            families.insert(name.to_string());
+        }
+        Ok(())
+    }
+
+    /// Every column family's name.
+    fn family_names(&self) -> Vec<String> {
+        self.families.lock().expect("families lock").iter().cloned().collect()
+    }
+
+    /// The data family of a shard, created if the logstore exists and this is its first write.
+    fn data_cf_for_write(&self, stream: Uuid, shard: u32) -> Result<Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
+        let name = keys::shard_cf(stream, shard);
+        if let Some(cf) = self.db.cf_handle(&name) {
+            return Ok(cf);
+        }
+        let mut families = self.families.lock().expect("families lock");
+        if !families.contains(&keys::index_cf(stream)) {
+            return Err(StoreError::NoStream(stream));
+        }
+        self.ensure_family(&mut families, &name)?;
+        drop(families);
+        self.db.cf_handle(&name).ok_or(StoreError::NoStream(stream))
+    }
+
+    /// The data family of a shard; `None` if the shard was never written. Fails if the logstore
+    /// does not exist.
+    fn data_cf(&self, stream: Uuid, shard: u32) -> Result<Option<Arc<rocksdb::BoundColumnFamily<'_>>>, StoreError> {
+        match self.db.cf_handle(&keys::shard_cf(stream, shard)) {
+            Some(cf) => Ok(Some(cf)),
+            None => self.index_cf(stream).map(|_| None),
+        }
+    }
+
+    /// Moves the records of a logstore's one data family (the layout before families were per
+    /// shard) into per-shard families, keys unchanged, then drops it. Idempotent: a crash midway
+    /// leaves the old family, and the next open copies the same records again.
+    fn split_legacy_family(&self, stream: Uuid) -> Result<(), StoreError> {
+        let legacy_name = keys::legacy_logstore_cf(stream);
+        tracing::info!(%stream, "moving a logstore's records into one column family per shard");
+        let legacy = self.db.cf_handle(&legacy_name).ok_or(StoreError::NoStream(stream))?;
+        let mut batch = Batch::default();
+        let mut batch_bytes = 0usize;
+        for item in self.db.iterator_cf(&legacy, IteratorMode::Start) {
+            let (k, v) = item?;
+            let Some((shard, _)) = keys::parse_log_key(&k) else { continue };
+            let name = keys::shard_cf(stream, shard);
+            self.ensure_family(&mut self.families.lock().expect("families lock"), &name)?;
+            let cf = self.db.cf_handle(&name).ok_or(StoreError::NoStream(stream))?;
+            batch.put_cf(&cf, &k, &v);
+            batch_bytes += k.len() + v.len();
+            if batch_bytes >= 16 << 20 {
+                self.db.write(std::mem::take(&mut batch))?;
+                batch_bytes = 0;
             }
         }
+        self.db.write(batch)?;
+        drop(legacy);
+        // The copies reach the disk before the original is dropped.
+        self.db.flush_wal(true)?;
+        let mut families = self.families.lock().expect("families lock");
+        self.db.drop_cf(&legacy_name)?;
+        families.remove(&legacy_name);
         Ok(())
     }
 
     /// Creates the time index of a logstore stored before indexes existed, from its data.
     fn build_index(&self, stream: Uuid) -> Result<(), StoreError> {
         tracing::info!(%stream, "building the time index of a logstore");
-        self.db.create_cf(keys::index_cf(stream), &self.cf_opts)?;
-        let (data, index) = (self.stream_cf(stream)?, self.index_cf(stream)?);
+        self.create_stream(stream)?;
+        let index = self.index_cf(stream)?;
         let mut batch = Batch::default();
-        for item in self.db.iterator_cf(&data, IteratorMode::Start) {
-            let (k, v) = item?;
-            let (Some((shard, seq)), Some((h, _))) = (keys::parse_log_key(&k), RecordHeader::decode(&v)) else {
+        for name in self.family_names() {
+            let keys::Family::Shard(s, _) = keys::parse_cf(&name) else { continue };
+            if s != stream {
                 continue;
-            };
-            let (key, value) = keys::index_entry(h.min_time, h.max_time, shard, seq);
-            batch.put_cf(&index, key, value);
-            if batch.len() >= 10_000 {
-                self.db.write(std::mem::take(&mut batch))?;
+            }
+            let data = self.db.cf_handle(&name).ok_or(StoreError::NoStream(stream))?;
+            for item in self.db.iterator_cf(&data, IteratorMode::Start) {
+                let (k, v) = item?;
+                let (Some((shard, seq)), Some((h, _))) = (keys::parse_log_key(&k), RecordHeader::decode(&v)) else {
+                    continue;
+                };
+                let (key, value) = keys::index_entry(h.min_time, h.max_time, shard, seq);
+                batch.put_cf(&index, key, value);
+                if batch.len() >= 10_000 {
+                    self.db.write(std::mem::take(&mut batch))?;
+                }
             }
         }
         self.db.write(batch)?;
         Ok(())
     }
 
-    /// The ids of every logstore column family present on disk.
-    pub fn stream_ids(&self, dir: &Path) -> Vec<Uuid> {
-        Db::list_cf(&Options::default(), dir)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| keys::is_logstore_cf(n))
-            .filter_map(|n| Uuid::parse_str(&n[3..]).ok())
-            .collect()
+    /// The ids of every logstore with a column family in the store.
+    pub fn stream_ids(&self) -> Vec<Uuid> {
+        let ids: std::collections::BTreeSet<Uuid> =
+            self.family_names().iter().filter_map(|n| keys::parse_cf(n).stream()).collect();
+        ids.into_iter().collect()
     }
 
     /// Writes catalog entries and deletions atomically, fsynced.
@@ -272,7 +355,7 @@ impl RocksStore {
     /// Flushes memtables and the WAL to disk (used on shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_wal(true)?;
-        for name in self.cf_names() {
+        for name in self.family_names() {
             if let Some(cf) = self.db.cf_handle(&name) {
                 self.db.flush_cf(&cf)?;
             }
@@ -280,17 +363,8 @@ impl RocksStore {
         Ok(())
     }
 
-    fn cf_names(&self) -> Vec<String> {
-        let path = self.db.path().to_path_buf();
-        Db::list_cf(&Options::default(), path).unwrap_or_default()
-    }
-
     fn meta_cf(&self) -> Result<Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
         self.db.cf_handle(keys::META_CF).ok_or(StoreError::NoStream(Uuid::nil()))
-    }
-
-    fn stream_cf(&self, stream: Uuid) -> Result<Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
-        self.db.cf_handle(&keys::logstore_cf(stream)).ok_or(StoreError::NoStream(stream))
     }
 
     fn index_cf(&self, stream: Uuid) -> Result<Arc<rocksdb::BoundColumnFamily<'_>>, StoreError> {
@@ -324,7 +398,9 @@ impl RocksStore {
 
     /// The tail of a shard, loaded from disk the first time it is needed.
     fn load_tail(&self, stream: Uuid, shard: u32) -> Result<Tail, StoreError> {
-        let cf = self.stream_cf(stream)?;
+        let Some(cf) = self.data_cf(stream, shard)? else {
+            return Ok(Tail { next_seq: 1, last_receive_ns: 0 });
+        };
         let upper = keys::log_key(shard, u64::MAX);
         let mut it = self.db.iterator_cf(&cf, IteratorMode::From(&upper, Direction::Reverse));
         if let Some(item) = it.next() {
@@ -348,7 +424,7 @@ impl RocksStore {
     }
 
     fn get_seq(&self, stream: Uuid, shard: u32, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let cf = self.stream_cf(stream)?;
+        let Some(cf) = self.data_cf(stream, shard)? else { return Ok(None) };
         Ok(self.db.get_cf(&cf, keys::log_key(shard, seq))?)
     }
 }
@@ -387,8 +463,11 @@ impl RocksStore {
             block_cache_bytes: db_int(p::BLOCK_CACHE_USAGE),
             ..StoreFigures::default()
         };
-        let stream_cfs = streams.iter().flat_map(|s| [keys::logstore_cf(*s), keys::index_cf(*s)]);
-        for name in ["default".to_string(), keys::META_CF.to_string()].into_iter().chain(stream_cfs) {
+        let counted = |name: &str| match keys::parse_cf(name).stream() {
+            Some(stream) => streams.contains(&stream),
+            None => true,
+        };
+        for name in self.family_names().into_iter().filter(|n| counted(n)) {
             let Some(cf) = self.db.cf_handle(&name) else { continue };
             let int = |name: &p::PropName| self.db.property_int_value_cf(&cf, name).ok().flatten().unwrap_or(0);
             f.compactions_pending += int(p::COMPACTION_PENDING);
@@ -424,7 +503,7 @@ impl ShardLog for RocksStore {
         let mut new_tails: HashMap<(Uuid, u32), Tail> = HashMap::new();
         let now = now_ns();
         for item in items.iter_mut() {
-            let cf = self.stream_cf(item.stream)?;
+            let cf = self.data_cf_for_write(item.stream, item.shard)?;
             let index = self.index_cf(item.stream)?;
             let key = (item.stream, item.shard);
             let mut tail = match new_tails.get(&key) {
@@ -460,7 +539,7 @@ impl ShardLog for RocksStore {
         max_groups: usize,
         max_bytes: usize,
     ) -> Result<Vec<StoredGroup>, StoreError> {
-        let cf = self.stream_cf(stream)?;
+        let Some(cf) = self.data_cf(stream, shard)? else { return Ok(Vec::new()) };
         let start = keys::log_key(shard, from);
         let mut out = Vec::new();
         let mut bytes = 0usize;
@@ -484,7 +563,7 @@ impl ShardLog for RocksStore {
 
     fn bounds(&self, stream: Uuid, shard: u32) -> Result<(u64, u64), StoreError> {
         let end = self.tail(stream, shard)?.next_seq;
-        let cf = self.stream_cf(stream)?;
+        let Some(cf) = self.data_cf(stream, shard)? else { return Ok((end, end)) };
         let start = keys::log_key(shard, 0);
         let mut it = self.db.iterator_cf(&cf, IteratorMode::From(&start, Direction::Forward));
         let first = match it.next() {
@@ -524,7 +603,7 @@ impl ShardLog for RocksStore {
         if cut <= first {
             return Ok(0);
         }
-        let cf = self.stream_cf(stream)?;
+        let Some(cf) = self.data_cf(stream, shard)? else { return Ok(0) };
         self.db.delete_range_cf(&cf, keys::log_key(shard, first), keys::log_key(shard, cut))?;
         Ok(cut - first)
     }
@@ -565,10 +644,23 @@ impl ShardLog for RocksStore {
     }
 
     fn read_at(&self, stream: Uuid, positions: &[(u32, u64)]) -> Result<Vec<StoredGroup>, StoreError> {
-        let cf = self.stream_cf(stream)?;
-        let keys: Vec<_> = positions.iter().map(|&(shard, seq)| (&cf, keys::log_key(shard, seq))).collect();
+        // The families of the shards named, looked up once each; a shard never written has none.
+        let mut families: Vec<(u32, Option<Arc<rocksdb::BoundColumnFamily<'_>>>)> = Vec::new();
+        for &(shard, _) in positions {
+            if !families.iter().any(|(s, _)| *s == shard) {
+                families.push((shard, self.data_cf(stream, shard)?));
+            }
+        }
+        let present: Vec<(&Arc<rocksdb::BoundColumnFamily<'_>>, (u32, u64))> = positions
+            .iter()
+            .filter_map(|&(shard, seq)| {
+                let cf = families.iter().find(|(s, _)| *s == shard).and_then(|(_, cf)| cf.as_ref())?;
+                Some((cf, (shard, seq)))
+            })
+            .collect();
+        let keys: Vec<_> = present.iter().map(|&(cf, (shard, seq))| (cf, keys::log_key(shard, seq))).collect();
         let mut out = Vec::with_capacity(positions.len());
-        for (value, &(shard, seq)) in self.db.multi_get_cf(keys).into_iter().zip(positions) {
+        for (value, &(_, (shard, seq))) in self.db.multi_get_cf(keys).into_iter().zip(&present) {
             let Some(v) = value? else { continue };
             let (header, payload) = RecordHeader::decode(&v).ok_or(StoreError::Corrupt { stream, shard, seq })?;
             out.push(StoredGroup { shard, seq, header, payload: payload.to_vec() });
@@ -618,10 +710,115 @@ mod tests {
             assert_eq!(store.bounds(stream, 0).unwrap(), (1, 4));
         }
         let store = RocksStore::open(dir.path()).unwrap();
-        assert_eq!(store.stream_ids(dir.path()), vec![stream]);
+        assert_eq!(store.stream_ids(), vec![stream]);
         assert_eq!(store.bounds(stream, 0).unwrap(), (1, 4));
         let mut more = vec![Append { stream, shard: 0, groups: vec![group(4)] }];
         assert_eq!(store.append(&mut more, true).unwrap(), vec![4]);
+    }
+
+    /// The data families of a logstore and the shards of each of their live SST files.
+    fn data_files(store: &RocksStore, stream: Uuid) -> Vec<(String, u32, u32)> {
+        let shard = |k: &Option<Vec<u8>>| keys::parse_log_key(k.as_deref().unwrap()).unwrap().0;
+        let mut files: Vec<_> = store
+            .db
+            .live_files()
+            .unwrap()
+            .into_iter()
+            .filter(|f| matches!(keys::parse_cf(&f.column_family_name), keys::Family::Shard(s, _) if s == stream))
+            .map(|f| (f.column_family_name.clone(), shard(&f.start_key), shard(&f.end_key)))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Interleaved appends to three shards flush into one file per shard, each in its shard's
+    /// family: a shard's new file overlaps nothing stored before it, so compaction can move it
+    /// instead of rewriting. (In one family per logstore, the flush was one file spanning every
+    /// shard, overlapping all the lower files of the shards in between.)
+    #[test]
+    fn each_shard_flushes_into_files_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path()).unwrap();
+        let stream = Uuid::new_v4();
+        store.create_stream(stream).unwrap();
+        assert!(data_files(&store, stream).is_empty());
+        assert_eq!(store.bounds(stream, 2).unwrap(), (1, 1), "a shard never written is empty");
+        assert!(store.read(stream, 2, 1, 10, usize::MAX).unwrap().is_empty());
+        for round in 0..2 {
+            for i in 0..30u32 {
+                store.append(&mut [Append { stream, shard: i % 3, groups: vec![group(i as u8)] }], false).unwrap();
+            }
+            store.flush().unwrap();
+            let files = data_files(&store, stream);
+            assert_eq!(files.len(), 3 * (round + 1), "{files:?}");
+            for (family, first, last) in &files {
+                assert_eq!((first, last), (first, first), "a file spans shards: {files:?}");
+                assert_eq!(family, &keys::shard_cf(stream, *first));
+            }
+        }
+        assert_eq!(store.read(stream, 2, 1, 100, usize::MAX).unwrap().len(), 20);
+        assert_eq!(store.read_at(stream, &[(1, 3), (9, 1), (0, 20), (2, 1)]).unwrap().len(), 3);
+    }
+
+    /// A store written in the layout before families were per shard (one family `ls-<uuid>`
+    /// holding every shard, and no time index) opens with every record in its shard's family,
+    /// the old family gone, and the index rebuilt.
+    #[test]
+    fn a_logstore_in_one_family_is_split_per_shard_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let stream = Uuid::new_v4();
+        {
+            let mut opts = Options::default();
+            opts.create_if_missing(true);
+            opts.create_missing_column_families(true);
+            let names = ["default", keys::META_CF, &keys::legacy_logstore_cf(stream)];
+            let db = Db::open_cf(&opts, dir.path(), names).unwrap();
+            let cf = db.cf_handle(&keys::legacy_logstore_cf(stream)).unwrap();
+            for (shard, seq) in [(0, 1), (0, 2), (5, 1), (0, 3), (5, 2)] {
+                let mut g = group(seq as u8);
+                g.header.min_time = 100 + seq as u32;
+                g.header.max_time = g.header.min_time;
+                db.put_cf(&cf, keys::log_key(shard, seq), g.header.encode(&g.payload)).unwrap();
+            }
+        }
+        let store = RocksStore::open(dir.path()).unwrap();
+        assert_eq!(store.stream_ids(), vec![stream]);
+        assert!(store.family_names().iter().all(|n| *n != keys::legacy_logstore_cf(stream)));
+        let seqs =
+            |shard| store.read(stream, shard, 1, 10, usize::MAX).unwrap().iter().map(|g| g.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(0), vec![1, 2, 3]);
+        assert_eq!(seqs(5), vec![1, 2]);
+        let mut in_window = store.groups_in_time(stream, 102, 102).unwrap();
+        in_window.sort();
+        assert_eq!(in_window, vec![(0, 2), (5, 2)]);
+        assert_eq!(store.append(&mut [Append { stream, shard: 5, groups: vec![group(7)] }], false).unwrap(), vec![3]);
+        drop(store);
+        let store = RocksStore::open(dir.path()).unwrap();
+        assert_eq!(store.bounds(stream, 5).unwrap(), (1, 4));
+    }
+
+    /// Dropping a logstore drops every shard's family; a later write to it fails instead of
+    /// creating a family nobody owns.
+    #[test]
+    fn a_dropped_logstore_takes_its_shard_families_and_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path()).unwrap();
+        let (stream, other) = (Uuid::new_v4(), Uuid::new_v4());
+        for s in [stream, other] {
+            store.create_stream(s).unwrap();
+            for shard in 0..3 {
+                store.append(&mut [Append { stream: s, shard, groups: vec![group(1)] }], false).unwrap();
+            }
+        }
+        store.drop_stream(stream).unwrap();
+        assert_eq!(store.stream_ids(), vec![other]);
+        let err = store.append(&mut [Append { stream, shard: 7, groups: vec![group(1)] }], false).unwrap_err();
+        assert!(matches!(err, StoreError::NoStream(s) if s == stream), "{err}");
+        assert!(matches!(store.bounds(stream, 0), Err(StoreError::NoStream(_))));
+        drop(store);
+        let store = RocksStore::open(dir.path()).unwrap();
+        assert_eq!(store.stream_ids(), vec![other]);
+        assert_eq!(store.bounds(other, 2).unwrap(), (1, 2));
     }
 
     /// RocksDB's own count of WAL syncs, from its statistics dump ("Cumulative WAL: … syncs").
