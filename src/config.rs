@@ -173,9 +173,65 @@ pub enum Durability {
     Power,
 }
 
+/// Where log data is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Embedded RocksDB in `server.data_dir`.
+    Rocksdb,
+    /// A Kafka cluster (`[storage.kafka]`): logstore = topic, shard = partition; the local
+    /// RocksDB holds the catalog and the materialized copy that reads are served from.
+    Kafka,
+}
+
+/// The Kafka backend (`storage.backend = "kafka"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// `bootstrap.servers`: `host:port[,host:port…]`.
+    pub brokers: String,
+    /// A logstore's topic is this prefix followed by the logstore's UUID (32 hex digits).
+    pub topic_prefix: String,
+    /// Replication factor of the topics logtide creates (3 on a production cluster).
+    pub replication_factor: i32,
+    /// Partitions a new topic gets at least, so that shards added by splits and merges need no
+    /// new partitions until the shard ids reach it (brokers that cannot add partitions, such as
+    /// tansu, refuse a split beyond it). 0: exactly one per initial shard, grown as shards come.
+    pub min_partitions: u32,
+    /// How long a record may wait for the broker's acknowledgement before its request is refused
+    /// with a retryable error (`message.timeout.ms`), milliseconds.
+    pub produce_timeout_ms: u64,
+    /// Bytes the producer may hold unacknowledged before requests are refused (retryable).
+    pub max_queued_bytes: usize,
+    /// Largest record (one stored LogGroup) produced; the broker's `message.max.bytes` and the
+    /// topic's `max.message.bytes` must allow it.
+    pub max_record_bytes: usize,
+    /// Further librdkafka properties for every client (e.g. `security.protocol`, `sasl.*`).
+    pub client: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: String::new(),
+            topic_prefix: "logtide.".into(),
+            replication_factor: 1,
+            min_partitions: 0,
+            produce_timeout_ms: 10_000,
+            max_queued_bytes: 256 << 20,
+            max_record_bytes: 8 << 20,
+            client: Default::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
+    /// `rocksdb` (embedded, the default) or `kafka`.
+    pub backend: Backend,
+    /// The Kafka backend's settings.
+    pub kafka: KafkaConfig,
     /// `process` (WAL, no fsync) or `power` (fsync per group commit).
     pub durability: Durability,
     /// Shard worker threads; 0 means one per CPU core.
@@ -199,6 +255,8 @@ pub struct StorageConfig {
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
+            backend: Backend::Rocksdb,
+            kafka: KafkaConfig::default(),
             durability: Durability::Process,
             shard_workers: 0,
             queue_depth: 256,
@@ -323,6 +381,15 @@ impl Config {
         if self.storage.memtable_budget_bytes < 4 << 20 {
             p.push("storage.memtable_budget_bytes must be at least 4194304".into());
         }
+        if self.storage.backend == Backend::Kafka {
+            let k = &self.storage.kafka;
+            if k.brokers.trim().is_empty() {
+                p.push("storage.kafka.brokers must name at least one broker with storage.backend = \"kafka\"".into());
+            }
+            if k.replication_factor < 1 || k.produce_timeout_ms == 0 || k.max_queued_bytes < k.max_record_bytes {
+                p.push("storage.kafka: replication_factor and produce_timeout_ms must be at least 1, max_queued_bytes at least max_record_bytes".into());
+            }
+        }
         if self.storage.queue_depth == 0 {
             p.push("storage.queue_depth must be at least 1".into());
         }
@@ -441,6 +508,15 @@ mod tests {
         let problems = c.problems();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(!format!("{c:?} {problems:?}").contains("t1"), "tokens never appear in Debug or problems");
+    }
+
+    #[test]
+    fn the_kafka_backend_needs_brokers() {
+        let c = Config::from_toml("[storage]\nbackend = \"kafka\"\n").unwrap();
+        assert!(c.problems().iter().any(|p| p.contains("storage.kafka.brokers")), "{:?}", c.problems());
+        let c = Config::from_toml("[storage]\nbackend = \"kafka\"\n[storage.kafka]\nbrokers = \"b:9092\"\n").unwrap();
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        assert!(Config::from_toml("[storage]\nbackend = \"nats\"\n").is_err());
     }
 
     #[test]

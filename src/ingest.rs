@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::metrics::{Accepted, Metrics};
 use crate::route;
 use crate::shard::ShardWorkers;
-use crate::store::{Append, Codec, GroupRecord, RecordHeader};
+use crate::store::{Append, Codec, GroupRecord, RecordHeader, StoreError};
 use crate::validate::Limits;
 use crate::wire::compress::{self, Compression};
 use crate::wire::json::{json_to_log_group, LogTime};
@@ -203,6 +203,18 @@ impl Ingest {
         for (ack, logstore, size) in acks {
             match ack.await {
                 Ok(Ok(_first_seq)) => self.metrics.accepted(&logstore, &size),
+                Ok(Err(StoreError::Unavailable(reason))) => {
+                    static UNAVAILABLE: crate::logging::Throttle =
+                        crate::logging::Throttle::new(crate::logging::REPEAT_INTERVAL_MS);
+                    if let Some(suppressed) = UNAVAILABLE.allow() {
+                        tracing::warn!(%reason, suppressed, "the shard log refuses writes; answering ServerBusy");
+                    }
+                    return Err(ApiError::new(
+                        ErrorCode::ServerBusy,
+                        "the shard log (Kafka) did not take the write in time; retry (a retried request \
+                         may be stored twice if its first attempt reached the broker)",
+                    ));
+                }
                 Ok(Err(e)) if e.refuses_all_writes() => {
                     storage_refusal_warning(&e);
                     return Err(ApiError::new(

@@ -31,6 +31,7 @@ pub mod dump;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod kafka;
 pub mod loadgen;
 pub mod logging;
 pub mod metrics;

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::auth::KeyRing;
 use crate::catalog::Catalog;
-use crate::config::{Config, Durability};
+use crate::config::{Backend, Config, Durability};
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
@@ -26,6 +26,8 @@ struct Services {
     tls: Option<tokio_rustls::TlsAcceptor>,
     store: Arc<RocksStore>,
     workers: Arc<ShardWorkers>,
+    /// With the Kafka backend: the thread consuming the shard log into `store`.
+    materializer: Option<crate::kafka::Materializer>,
 }
 
 impl Services {
@@ -59,8 +61,19 @@ impl Services {
                 anyhow::anyhow!("cannot open the store in {}: {e}", dir.display())
             }
         })?;
-        let catalog = Arc::new(Catalog::load(store.clone(), config.catalog.clone())?);
-        let log: Arc<dyn ShardLog> = store.clone();
+        let catalog = Catalog::load(store.clone(), config.catalog.clone())?;
+        let (catalog, log, materializer): (_, Arc<dyn ShardLog>, _) = match config.storage.backend {
+            Backend::Rocksdb => (Arc::new(catalog), store.clone(), None),
+            Backend::Kafka => {
+                let k = &config.storage.kafka;
+                let catalog = Arc::new(catalog.with_log_admin(Arc::new(crate::kafka::TopicAdmin::connect(k)?)));
+                let log = crate::kafka::KafkaLog::connect(k, store.clone())?;
+                let listed = catalog.clone();
+                let wanted: crate::kafka::Wanted = Arc::new(move || listed.all_shards());
+                let materializer = crate::kafka::Materializer::start(k, store.clone(), wanted)?;
+                (catalog, log, Some(materializer))
+            }
+        };
         let metrics = Arc::new(Metrics::new(config.worker_count(), config.storage.queue_depth));
         let workers = ShardWorkers::start_observed(
             log.clone(),
@@ -92,7 +105,7 @@ impl Services {
             workers: workers.clone(),
             store: store.clone(),
         });
-        Ok(Services { state, tls, store, workers })
+        Ok(Services { state, tls, store, workers, materializer })
     }
 }
 
@@ -204,7 +217,7 @@ fn dump_pass(st: &AppState) -> anyhow::Result<Option<String>> {
 }
 
 async fn run(services: Services, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let Services { state, tls, store, workers } = services;
+    let Services { state, tls, store, workers, materializer } = services;
     // Shutdown turns /ready unready at once; the listener closes `shutdown_delay_secs` later, so
     // that a load balancer polling /ready stops sending before connections are refused.
     let (close_listener, listener_closed) = watch::channel(false);
@@ -228,6 +241,7 @@ async fn run(services: Services, listener: TcpListener, shutdown: watch::Receive
     tracing::info!("listener closed; draining shard queues");
     tokio::task::spawn_blocking(move || {
         workers.shutdown();
+        drop(materializer);
         store.flush()
     })
     .await??;

@@ -87,6 +87,24 @@ pub struct Catalog {
     config: CatalogConfig,
     state: RwLock<BTreeMap<String, ProjectEntry>>,
     mutations: Mutex<()>,
+    log_admin: Option<Arc<dyn LogAdmin>>,
+}
+
+/// What a shard log kept outside the process must do as logstores and shards come and go (the
+/// Kafka backend's topics and partitions). The embedded store needs nothing beyond its own
+/// column families. Each call is idempotent, so a retried mutation may repeat it.
+pub trait LogAdmin: Send + Sync {
+    /// Creates the log of a new logstore with `partitions` shard partitions (ids 0..partitions).
+    fn create(&self, stream: Uuid, partitions: u32, ttl_days: u32) -> Result<(), String>;
+    /// Grows the log of a logstore to `partitions` partitions (new shard ids after a split or merge).
+    fn grow(&self, stream: Uuid, partitions: u32) -> Result<(), String>;
+    /// Deletes the log of a deleted logstore.
+    fn delete(&self, stream: Uuid) -> Result<(), String>;
+}
+
+fn log_admin_error(e: String) -> ApiError {
+    tracing::warn!(error = %e, "the shard log refused a change of logstores or shards");
+    ApiError::new(ErrorCode::ServerBusy, format!("the shard log is unavailable ({e}); nothing was changed; retry"))
 }
 
 pub fn now_secs() -> u64 {
@@ -138,7 +156,30 @@ impl Catalog {
                 store.drop_stream(stream)?;
             }
         }
-        Ok(Catalog { store, config, state: RwLock::new(state), mutations: Mutex::new(()) })
+        Ok(Catalog { store, config, state: RwLock::new(state), mutations: Mutex::new(()), log_admin: None })
+    }
+
+    /// Keeps an outside shard log's topics in step with the logstores and shards.
+    pub fn with_log_admin(mut self, admin: Arc<dyn LogAdmin>) -> Catalog {
+        self.log_admin = Some(admin);
+        self
+    }
+
+    /// Every logstore with the ids of all its listed shards (readonly ones included).
+    pub fn all_shards(&self) -> Vec<(Uuid, Vec<u32>)> {
+        let state = self.state.read().expect("catalog lock");
+        state
+            .values()
+            .flat_map(|e| e.logstores.values().map(|ls| (ls.id, ls.shards.iter().map(|s| s.id).collect())))
+            .collect()
+    }
+
+    /// Grows the outside shard log to hold every shard id the logstore has handed out.
+    fn grow_log(&self, ls: &Logstore) -> ApiResult<()> {
+        match &self.log_admin {
+            Some(admin) => admin.grow(ls.id, ls.next_shard_id).map_err(log_admin_error),
+            None => Ok(()),
+        }
     }
 
     pub fn config(&self) -> &CatalogConfig {
@@ -316,6 +357,9 @@ impl Catalog {
             ttl_inherited,
             tags,
         };
+        if let Some(admin) = &self.log_admin {
+            admin.create(ls.id, ls.next_shard_id, ls.settings.ttl).map_err(log_admin_error)?;
+        }
         // Column family first: a crash before the catalog entry leaves an orphan that load() drops.
         self.store.create_stream(ls.id).map_err(ApiError::internal)?;
         self.save_logstore(ls)
@@ -340,6 +384,12 @@ impl Catalog {
         if let Some(e) = self.state.write().expect("catalog lock").get_mut(project) {
             e.logstores.remove(name);
         }
+        if let Some(admin) = &self.log_admin {
+            // The logstore is gone from the catalog either way; a topic left behind is only space.
+            if let Err(e) = admin.delete(ls.id) {
+                tracing::warn!(error = %e, logstore = %ls.id, "cannot delete the logstore's topic");
+            }
+        }
         self.store.drop_stream(ls.id).map_err(ApiError::internal)
     }
 
@@ -359,6 +409,7 @@ impl Catalog {
         set_status(&mut ls, id, ShardStatus::Readonly);
         ls.shards.extend([a.clone(), b.clone()]);
         let parent = ls.shard(id)?.clone();
+        self.grow_log(&ls)?;
         self.save_logstore(ls)?;
         Ok(vec![parent, a, b])
     }
@@ -384,6 +435,7 @@ impl Catalog {
         set_status(&mut ls, right_id, ShardStatus::Readonly);
         ls.shards.push(merged.clone());
         let out = vec![merged, ls.shard(id)?.clone(), ls.shard(right_id)?.clone()];
+        self.grow_log(&ls)?;
         self.save_logstore(ls)?;
         Ok(out)
     }

@@ -32,6 +32,9 @@ pub enum StoreError {
     NoStream(Uuid),
     #[error("corrupt record in {stream} shard {shard} at {seq}")]
     Corrupt { stream: Uuid, shard: u32, seq: u64 },
+    /// A shard log outside the process (Kafka) is unreachable, slow or full: retryable.
+    #[error("the shard log is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -42,6 +45,7 @@ impl StoreError {
     pub fn refuses_all_writes(&self) -> bool {
         match self {
             StoreError::Rocks(e) => is_no_space(e) || e.kind() == rocksdb::ErrorKind::IOError,
+            StoreError::Unavailable(_) => true,
             _ => false,
         }
     }
@@ -320,6 +324,41 @@ impl RocksStore {
         let ids: std::collections::BTreeSet<Uuid> =
             self.family_names().iter().filter_map(|n| keys::parse_cf(n).stream()).collect();
         ids.into_iter().collect()
+    }
+
+    /// Stores records of a shard log kept outside the process (the Kafka backend) at the
+    /// sequences given, `(logstore, shard, [(sequence, group)])`, with their time-index entries,
+    /// in one atomic write. That write is also the consumer's checkpoint: a shard's end sequence
+    /// says where to resume. Records at or below a shard's last stored sequence are skipped (a
+    /// redelivery); receive times are made non-decreasing along each shard, as `append` keeps
+    /// them.
+    pub fn append_at(&self, writes: Vec<(Uuid, u32, Vec<(u64, GroupRecord)>)>) -> Result<(), StoreError> {
+        let mut batch = Batch::default();
+        let mut new_tails: HashMap<(Uuid, u32), Tail> = HashMap::new();
+        for (stream, shard, records) in writes {
+            let cf = self.data_cf_for_write(stream, shard)?;
+            let index = self.index_cf(stream)?;
+            let mut tail = match new_tails.get(&(stream, shard)) {
+                Some(t) => *t,
+                None => self.tail(stream, shard)?,
+            };
+            for (seq, mut group) in records {
+                if seq < tail.next_seq {
+                    continue;
+                }
+                tail.last_receive_ns = tail.last_receive_ns.max(group.header.receive_ns);
+                group.header.receive_ns = tail.last_receive_ns;
+                batch.put_cf(&cf, keys::log_key(shard, seq), group.header.encode(&group.payload));
+                let h = &group.header;
+                let (index_key, index_value) = keys::index_entry(h.min_time, h.max_time, shard, seq);
+                batch.put_cf(&index, index_key, index_value);
+                tail.next_seq = seq + 1;
+            }
+            new_tails.insert((stream, shard), tail);
+        }
+        self.db.write(batch)?;
+        self.tails.lock().expect("tails lock").extend(new_tails);
+        Ok(())
     }
 
     /// Writes catalog entries and deletions atomically, fsynced.
@@ -819,6 +858,40 @@ mod tests {
         let store = RocksStore::open(dir.path()).unwrap();
         assert_eq!(store.stream_ids(), vec![other]);
         assert_eq!(store.bounds(other, 2).unwrap(), (1, 2));
+    }
+
+    /// The Kafka materializer's write: records land at the sequences given (offset + 1, holes
+    /// allowed), a redelivered record is skipped, receive times never decrease along the shard,
+    /// and the shard's end is the checkpoint after a reopen.
+    #[test]
+    fn append_at_stores_at_given_sequences_and_skips_redeliveries() {
+        let dir = tempfile::tempdir().unwrap();
+        let stream = Uuid::new_v4();
+        let at = |n: u8, receive_ns: u64| {
+            let mut g = group(n);
+            g.header.receive_ns = receive_ns;
+            g
+        };
+        {
+            let store = RocksStore::open(dir.path()).unwrap();
+            store.create_stream(stream).unwrap();
+            store.append_at(vec![(stream, 3, vec![(1, at(1, 500)), (2, at(2, 400)), (5, at(5, 600))])]).unwrap();
+            // A redelivery of 2 and 5, then 6: only 6 is new.
+            store.append_at(vec![(stream, 3, vec![(2, at(9, 1)), (5, at(9, 1)), (6, at(6, 700))])]).unwrap();
+            let got = store.read(stream, 3, 1, 10, usize::MAX).unwrap();
+            assert_eq!(
+                got.iter().map(|g| (g.seq, g.payload[0])).collect::<Vec<_>>(),
+                vec![(1, 1), (2, 2), (5, 5), (6, 6)]
+            );
+            let receive: Vec<u64> = got.iter().map(|g| g.header.receive_ns).collect();
+            assert_eq!(receive, vec![500, 500, 600, 700], "never decreasing along the shard");
+        }
+        let store = RocksStore::open(dir.path()).unwrap();
+        assert_eq!(store.bounds(stream, 3).unwrap(), (1, 7), "the end is the next offset + 1");
+        assert!(matches!(
+            store.append_at(vec![(Uuid::new_v4(), 0, vec![(1, at(1, 1))])]),
+            Err(StoreError::NoStream(_))
+        ));
     }
 
     /// RocksDB's own count of WAL syncs, from its statistics dump ("Cumulative WAL: … syncs").

@@ -36,6 +36,11 @@ impl TestDaemon {
         TestDaemon { daemon: Some(daemon), addr, dir, http: reqwest::Client::new() }
     }
 
+    /// A client of a daemon started elsewhere (a spawned binary); `stop` does not apply.
+    pub async fn attach(addr: SocketAddr) -> TestDaemon {
+        TestDaemon { daemon: None, addr, dir: tempfile::tempdir().unwrap(), http: reqwest::Client::new() }
+    }
+
     pub async fn stop(mut self) -> tempfile::TempDir {
         self.daemon.take().unwrap().shutdown().await.unwrap();
         self.dir

@@ -1,0 +1,397 @@
+//! The Kafka shard log (`storage.backend = "kafka"`), the model SLS itself exposes: a logstore is
+//! a topic (`<topic_prefix><logstore uuid>`), a shard is the partition whose index is the shard
+//! id, one stored LogGroup is one record, and a cursor's sequence number is the record's offset
+//! plus one.
+//!
+//! - **Write** ([`KafkaLog`] as the [`ShardLog`] of the shard workers): the front end validates and
+//!   routes exactly as with the embedded store; the worker produces each LogGroup (record header
+//!   and payload, the same bytes RocksDB would hold) to its shard's partition with `acks=all` and
+//!   the idempotent producer, and the request is acknowledged only once the broker has
+//!   acknowledged every record. A full producer queue, an unreachable or slow broker are the
+//!   retryable [`StoreError::Unavailable`]; the producer's queue is bounded, never the process.
+//! - **Read** ([`Materializer`]): a thread consumes every partition of every logstore into the
+//!   local RocksDB store (the embedded backend's column families and time index), at sequence =
+//!   offset + 1. The shard's last stored sequence *is* the consumed offset, written in the same
+//!   atomic batch as the data, so a restart resumes exactly after the last record stored: nothing
+//!   lost, nothing twice. Reads (cursors, PullLogs, queries) are served from that store.
+//! - **Admin** ([`TopicAdmin`], the catalog's [`LogAdmin`]): creating a logstore creates its topic
+//!   with one partition per shard; a split or merge adds the partitions of the new shard ids
+//!   (Kafka partitions are add-only, SLS shard ids are never reused, so the partition index stays
+//!   the shard id and a readonly parent simply stops receiving records); deleting the logstore
+//!   deletes the topic.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use uuid::Uuid;
+
+use crate::catalog::LogAdmin;
+use crate::config::KafkaConfig;
+use crate::store::{Append, GroupRecord, RecordHeader, RocksStore, ShardLog, StoreError, StoredGroup};
+
+/// The topic of a logstore.
+pub fn topic_name(prefix: &str, stream: Uuid) -> String {
+    format!("{prefix}{}", stream.simple())
+}
+
+/// The logstore of a topic, if the topic is one of logtide's.
+pub fn topic_stream(prefix: &str, topic: &str) -> Option<Uuid> {
+    let id = topic.strip_prefix(prefix)?;
+    (id.len() == 32).then(|| Uuid::try_parse(id).ok()).flatten()
+}
+
+/// The librdkafka properties every client of a config shares: the brokers and the user's own.
+fn client_config(cfg: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &cfg.brokers);
+    for (k, v) in &cfg.client {
+        c.set(k, v);
+    }
+    c
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("{what}: {e}"))
+}
+
+/// The producing side of the Kafka backend; reads go to the local store the [`Materializer`]
+/// fills.
+pub struct KafkaLog {
+    producer: FutureProducer,
+    local: Arc<RocksStore>,
+    prefix: String,
+}
+
+impl KafkaLog {
+    pub fn connect(cfg: &KafkaConfig, local: Arc<RocksStore>) -> Result<Arc<KafkaLog>, StoreError> {
+        let mut c = client_config(cfg);
+        c.set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", cfg.produce_timeout_ms.to_string())
+            // The payload is the stored LogGroup, mostly an LZ4 block already.
+            .set("compression.type", "none")
+            .set("linger.ms", "1")
+            // Bounds the producer's memory: a full queue refuses the request (retryable).
+            .set("queue.buffering.max.kbytes", (cfg.max_queued_bytes / 1024).max(1).to_string())
+            .set("message.max.bytes", cfg.max_record_bytes.to_string());
+        let producer: FutureProducer = c.create().map_err(|e| unavailable("cannot create the Kafka producer", e))?;
+        Ok(Arc::new(KafkaLog { producer, local, prefix: cfg.topic_prefix.clone() }))
+    }
+
+    /// Waits up to `timeout` for everything queued to be delivered (on shutdown).
+    pub fn flush(&self, timeout: Duration) {
+        let _ = self.producer.flush(timeout);
+    }
+}
+
+impl ShardLog for KafkaLog {
+    /// Produces every group of every item, then waits for the broker's acknowledgement of each.
+    /// Returns each item's first sequence (its first record's offset + 1). An item's groups are
+    /// produced in order to one partition; records of other nodes may land between them, so their
+    /// sequences are increasing but not always consecutive. If any record fails, the whole call
+    /// fails (and the requests are retried by their clients): records already acknowledged are
+    /// then stored twice, the at-least-once of every Kafka pipeline.
+    fn append(&self, items: &mut [Append], _sync: bool) -> Result<Vec<u64>, StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let mut pending = Vec::with_capacity(items.len());
+        for item in items.iter_mut() {
+            let topic = topic_name(&self.prefix, item.stream);
+            let mut deliveries = Vec::with_capacity(item.groups.len());
+            for group in &mut item.groups {
+                group.header.receive_ns = now;
+                let value = group.header.encode(&group.payload);
+                let record = FutureRecord::<(), _>::to(&topic).partition(item.shard as i32).payload(&value);
+                match self.producer.send_result(record) {
+                    Ok(delivery) => deliveries.push(delivery),
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                        return Err(StoreError::Unavailable("the Kafka producer queue is full".into()))
+                    }
+                    Err((e, _)) => return Err(unavailable("cannot produce to Kafka", e)),
+                }
+            }
+            pending.push(deliveries);
+        }
+        let mut firsts = Vec::with_capacity(pending.len());
+        for deliveries in pending {
+            let mut first = None;
+            for delivery in deliveries {
+                // librdkafka reports on every record, failing it after message.timeout.ms at the
+                // latest, so this wait is bounded.
+                match futures_executor::block_on(delivery) {
+                    Ok(Ok(d)) => {
+                        first.get_or_insert(d.offset as u64 + 1);
+                    }
+                    Ok(Err((e, _))) => return Err(unavailable("Kafka did not acknowledge a record", e)),
+                    Err(_) => return Err(StoreError::Unavailable("the Kafka producer stopped".into())),
+                }
+            }
+            firsts.push(first.unwrap_or(0));
+        }
+        Ok(firsts)
+    }
+
+    fn read(
+        &self,
+        stream: Uuid,
+        shard: u32,
+        from: u64,
+        max_groups: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredGroup>, StoreError> {
+        self.local.read(stream, shard, from, max_groups, max_bytes)
+    }
+    fn bounds(&self, stream: Uuid, shard: u32) -> Result<(u64, u64), StoreError> {
+        self.local.bounds(stream, shard)
+    }
+    fn seek_receive_time(&self, stream: Uuid, shard: u32, unix_ns: u64) -> Result<u64, StoreError> {
+        self.local.seek_receive_time(stream, shard, unix_ns)
+    }
+    fn trim_before(&self, stream: Uuid, shard: u32, unix_ns: u64) -> Result<u64, StoreError> {
+        self.local.trim_before(stream, shard, unix_ns)
+    }
+    fn groups_in_time(&self, stream: Uuid, from: u32, to: u32) -> Result<Vec<(u32, u64)>, StoreError> {
+        self.local.groups_in_time(stream, from, to)
+    }
+    fn read_at(&self, stream: Uuid, positions: &[(u32, u64)]) -> Result<Vec<StoredGroup>, StoreError> {
+        self.local.read_at(stream, positions)
+    }
+    fn trim_index_before(&self, stream: Uuid, secs: u32) -> Result<(), StoreError> {
+        self.local.trim_index_before(stream, secs)
+    }
+}
+
+/// Creates, grows and deletes the topics of logstores.
+pub struct TopicAdmin {
+    admin: AdminClient<DefaultClientContext>,
+    prefix: String,
+    replication: i32,
+    min_partitions: u32,
+    timeout: Duration,
+}
+
+impl TopicAdmin {
+    pub fn connect(cfg: &KafkaConfig) -> Result<TopicAdmin, StoreError> {
+        let admin = client_config(cfg).create().map_err(|e| unavailable("cannot create the Kafka admin client", e))?;
+        Ok(TopicAdmin {
+            admin,
+            prefix: cfg.topic_prefix.clone(),
+            replication: cfg.replication_factor,
+            min_partitions: cfg.min_partitions,
+            timeout: Duration::from_millis(cfg.produce_timeout_ms),
+        })
+    }
+
+    /// The partition count of a logstore's topic, from the broker's metadata.
+    fn partitions(&self, name: &str) -> Result<u32, String> {
+        let md = self.admin.inner().fetch_metadata(Some(name), self.timeout).map_err(|e| e.to_string())?;
+        let topic = md.topics().iter().find(|t| t.name() == name).ok_or_else(|| format!("topic {name} is missing"))?;
+        if let Some(e) = topic.error() {
+            return Err(format!("topic {name}: {e:?}"));
+        }
+        Ok(topic.partitions().len() as u32)
+    }
+
+    fn options(&self) -> AdminOptions {
+        AdminOptions::new().operation_timeout(Some(self.timeout)).request_timeout(Some(self.timeout))
+    }
+}
+
+fn one_result(
+    outcome: Result<Vec<rdkafka::admin::TopicResult>, KafkaError>,
+    tolerated: &[RDKafkaErrorCode],
+) -> Result<(), String> {
+    match outcome {
+        Err(e) => Err(e.to_string()),
+        Ok(results) => match results.into_iter().next() {
+            Some(Err((topic, code))) if !tolerated.contains(&code) => Err(format!("{topic}: {code}")),
+            _ => Ok(()),
+        },
+    }
+}
+
+impl LogAdmin for TopicAdmin {
+    fn create(&self, stream: Uuid, partitions: u32, ttl_days: u32) -> Result<(), String> {
+        let name = topic_name(&self.prefix, stream);
+        let retention_ms = (u64::from(ttl_days.max(1)) * 86_400_000).to_string();
+        let count = partitions.max(self.min_partitions) as i32;
+        let topic =
+            NewTopic::new(&name, count, TopicReplication::Fixed(self.replication)).set("retention.ms", &retention_ms);
+        let outcome = futures_executor::block_on(self.admin.create_topics([&topic], &self.options()));
+        one_result(outcome, &[RDKafkaErrorCode::TopicAlreadyExists])
+    }
+
+    fn grow(&self, stream: Uuid, partitions: u32) -> Result<(), String> {
+        let name = topic_name(&self.prefix, stream);
+        // Created with room to spare (`min_partitions`), or grown before: nothing to do. A broker
+        // that cannot add partitions (tansu) then only refuses splits beyond that room.
+        if self.partitions(&name)? >= partitions {
+            return Ok(());
+        }
+        let more = NewPartitions::new(&name, partitions as usize);
+        let outcome = futures_executor::block_on(self.admin.create_partitions([&more], &self.options()));
+        // Already that many (a retried split): nothing to do.
+        one_result(outcome, &[RDKafkaErrorCode::InvalidPartitions])
+    }
+
+    fn delete(&self, stream: Uuid) -> Result<(), String> {
+        let name = topic_name(&self.prefix, stream);
+        let outcome = futures_executor::block_on(self.admin.delete_topics(&[&name], &self.options()));
+        one_result(outcome, &[RDKafkaErrorCode::UnknownTopicOrPartition, RDKafkaErrorCode::UnknownTopic])
+    }
+}
+
+/// The logstores to materialize and, for each, the shard ids whose partitions to consume.
+pub type Wanted = Arc<dyn Fn() -> Vec<(Uuid, Vec<u32>)> + Send + Sync>;
+
+/// The thread that consumes every partition into the local store.
+pub struct Materializer {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// How often the materializer compares its assignment with the catalog.
+const REASSIGN_EVERY: Duration = Duration::from_millis(200);
+/// Most records one local write takes.
+const MAX_BATCH_RECORDS: usize = 4096;
+
+impl Materializer {
+    pub fn start(cfg: &KafkaConfig, local: Arc<RocksStore>, wanted: Wanted) -> Result<Materializer, StoreError> {
+        let mut c = client_config(cfg);
+        // Offsets are kept in the local store (the shard tails), not committed to Kafka; the
+        // group id only names this client to the broker.
+        c.set("group.id", format!("{}materializer", cfg.topic_prefix))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.max.bytes", cfg.max_record_bytes.max(1 << 20).to_string())
+            .set("enable.partition.eof", "false");
+        let consumer: BaseConsumer = c.create().map_err(|e| unavailable("cannot create the Kafka consumer", e))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let prefix = cfg.topic_prefix.clone();
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("kafka-materializer".into())
+            .spawn(move || run(consumer, local, wanted, prefix, flag))
+            .map_err(|e| unavailable("cannot start the materializer thread", e))?;
+        Ok(Materializer { stop, handle: Some(handle) })
+    }
+
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Materializer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(consumer: BaseConsumer, local: Arc<RocksStore>, wanted: Wanted, prefix: String, stop: Arc<AtomicBool>) {
+    let mut assigned: Vec<(Uuid, Vec<u32>)> = Vec::new();
+    let mut last_check = Instant::now() - REASSIGN_EVERY;
+    while !stop.load(Ordering::Relaxed) {
+        if last_check.elapsed() >= REASSIGN_EVERY {
+            last_check = Instant::now();
+            let mut now_wanted = wanted();
+            now_wanted.sort();
+            if now_wanted != assigned {
+                match assign(&consumer, &local, &prefix, &now_wanted) {
+                    Ok(()) => assigned = now_wanted,
+                    Err(e) => tracing::warn!(error = %e, "cannot assign the Kafka partitions to materialize"),
+                }
+            }
+        }
+        if assigned.is_empty() {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        let mut batch: BTreeMap<(Uuid, u32), Vec<(u64, GroupRecord)>> = BTreeMap::new();
+        let mut taken = 0;
+        let mut wait = Duration::from_millis(100);
+        while taken < MAX_BATCH_RECORDS {
+            let Some(message) = consumer.poll(wait) else { break };
+            wait = Duration::ZERO;
+            let message = match message {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Kafka consumer error");
+                    break;
+                }
+            };
+            let Some(stream) = topic_stream(&prefix, message.topic()) else { continue };
+            let (shard, seq) = (message.partition() as u32, message.offset() as u64 + 1);
+            let Some((header, payload)) = message.payload().and_then(RecordHeader::decode) else {
+                tracing::error!(%stream, shard, offset = message.offset(), "a record that is not a stored LogGroup; skipped");
+                continue;
+            };
+            let group = GroupRecord { header, payload: bytes::Bytes::copy_from_slice(payload) };
+            batch.entry((stream, shard)).or_default().push((seq, group));
+            taken += 1;
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let writes: Vec<_> = batch.into_iter().map(|((stream, shard), records)| (stream, shard, records)).collect();
+        if let Err(e) = local.append_at(writes) {
+            // Nothing of the batch is stored; consume it again from the stored tails.
+            tracing::error!(error = %e, "cannot store consumed records; consuming them again");
+            if let Err(e) = assign(&consumer, &local, &prefix, &assigned) {
+                tracing::warn!(error = %e, "cannot reassign the Kafka partitions");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Assigns every wanted partition, each from the offset after the last record stored locally.
+fn assign(
+    consumer: &BaseConsumer,
+    local: &RocksStore,
+    prefix: &str,
+    wanted: &[(Uuid, Vec<u32>)],
+) -> Result<(), String> {
+    let mut tpl = TopicPartitionList::new();
+    for (stream, shards) in wanted {
+        let topic = topic_name(prefix, *stream);
+        for &shard in shards {
+            // Sequence = offset + 1, so the next offset to read is the shard's end sequence - 1.
+            let (_, end) = local.bounds(*stream, shard).map_err(|e| e.to_string())?;
+            tpl.add_partition_offset(&topic, shard as i32, Offset::Offset(end as i64 - 1))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    consumer.assign(&tpl).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_round_trip() {
+        let id = Uuid::new_v4();
+        let t = topic_name("logtide.", id);
+        assert_eq!(topic_stream("logtide.", &t), Some(id));
+        assert_eq!(topic_stream("other.", &t), None);
+        assert_eq!(topic_stream("logtide.", "logtide.catalog"), None);
+        assert_eq!(topic_stream("logtide.", &format!("logtide.{}", id.hyphenated())), None);
+    }
+}

@@ -1,0 +1,315 @@
+//! The Kafka backend (`storage.backend = "kafka"`) against a real Kafka-protocol broker: tansu,
+//! built from crates.io by `scripts/tansu-env` and started here on a free loopback port with its
+//! in-memory storage engine. A missing broker fails these tests (it does not skip them):
+//! `scripts/test` builds it; by hand, run `scripts/tansu-env` once. With
+//! `LOGTIDE_KAFKA_BROKERS=host:port[,…]` the tests use that cluster instead (a real Kafka or
+//! Redpanda); the test that stops its broker still starts a tansu of its own.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{group, TestDaemon};
+use prost::Message;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+
+/// The tansu binary: `$LOGTIDE_TANSU`, else where `scripts/tansu-env` installs it.
+fn tansu_binary() -> PathBuf {
+    let path = std::env::var_os("LOGTIDE_TANSU").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/logtide-tansu/bin/tansu")
+    });
+    assert!(
+        path.exists(),
+        "the Kafka-protocol broker tansu is missing at {}: run scripts/tansu-env (scripts/test does) \
+         or set LOGTIDE_TANSU; these tests do not skip without it",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The broker of a test: `LOGTIDE_KAFKA_BROKERS`, or a tansu on a free loopback port, killed on
+/// drop.
+struct Broker {
+    child: Option<Child>,
+    brokers: String,
+}
+
+impl Broker {
+    fn start() -> Broker {
+        match std::env::var("LOGTIDE_KAFKA_BROKERS") {
+            Ok(brokers) if !brokers.is_empty() => Broker { child: None, brokers },
+            _ => Broker::tansu(),
+        }
+    }
+
+    fn tansu() -> Broker {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu_binary())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {addr} within 20 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Broker { child: Some(child), brokers: addr.to_string() }
+    }
+
+    fn kafka_toml(&self) -> String {
+        // A prefix per test: tests may share one external cluster.
+        let prefix = format!("logtide-test-{}.", uuid::Uuid::new_v4().simple());
+        format!(
+            "[storage]\nbackend = \"kafka\"\n[storage.kafka]\nbrokers = \"{}\"\nproduce_timeout_ms = 5000\ntopic_prefix = \"{prefix}\"\nmin_partitions = 8\n",
+            self.brokers
+        )
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits until `pull_all` returns `want` groups (the materializer consumes asynchronously).
+async fn pull_until(
+    d: &TestDaemon,
+    project: &str,
+    logstore: &str,
+    want: usize,
+) -> Vec<(u64, logtide::wire::pb::LogGroup)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = d.pull_all(project, logstore).await;
+        if got.len() >= want || Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The records of every partition of a topic, read straight from the broker: (partition, value).
+fn topic_records(brokers: &str, topic: &str, partitions: i32, want: usize) -> Vec<(i32, Vec<u8>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "logtide-test-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while out.len() < want && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            out.push((m.partition(), m.payload().unwrap_or_default().to_vec()));
+        }
+    }
+    out
+}
+
+/// The topics with `prefix` on the broker and their partition counts.
+fn logtide_topics(brokers: &str, prefix: &str) -> Vec<(String, usize)> {
+    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create().unwrap();
+    let md = consumer.fetch_metadata(None, Duration::from_secs(10)).unwrap();
+    md.topics()
+        .iter()
+        .filter(|t| t.name().starts_with(prefix))
+        .map(|t| (t.name().to_string(), t.partitions().len()))
+        .collect()
+}
+
+/// Writes through the daemon go to the partition of the shard owning the hash key, are
+/// acknowledged after the broker has them, and are read back through cursors from the
+/// materialized store; a split adds the children's partitions and their writes are read too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hash_keys_land_in_their_shards_partition_and_read_back() {
+    let broker = Broker::start();
+    let brokers = broker.brokers.clone();
+    let toml = broker.kafka_toml();
+    let prefix = toml.split("topic_prefix = \"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let d = TestDaemon::start(&toml).await;
+    d.create_project("kproj").await;
+    d.create_logstore("kproj", "kstore", 4).await;
+    let topics = logtide_topics(&brokers, &prefix);
+    assert_eq!(topics.len(), 1, "one topic per logstore: {topics:?}");
+    let (topic, partitions) = topics[0].clone();
+    assert_eq!(partitions, 8, "a partition per shard id, with min_partitions of room for new shards");
+
+    // Shard i of 4 owns [i/4, (i+1)/4) of the MD5 space: a key at the start of each range.
+    let keys = [
+        "00000000000000000000000000000000",
+        "40000000000000000000000000000000",
+        "80000000000000000000000000000000",
+        "c0000000000000000000000000000001",
+    ];
+    for round in 0..3 {
+        for (shard, key) in keys.iter().enumerate() {
+            let g = group(&format!("s{shard}-r{round}"), 5);
+            let raw = g.encode_to_vec();
+            let body = lz4_flex::block::compress(&raw);
+            let headers = [("x-log-compresstype", "lz4".to_string()), ("x-log-bodyrawsize", raw.len().to_string())];
+            let r = d.put_raw("kproj", &format!("/logstores/kstore/shards/route?key={key}"), body, &headers).await;
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+    }
+    // Acknowledged means on the broker: every record is there, in its shard's partition.
+    let records = topic_records(&brokers, &topic, 4, 12);
+    assert_eq!(records.len(), 12);
+    for (partition, value) in &records {
+        let (_, payload) = logtide::store::RecordHeader::decode(value).expect("a stored LogGroup record");
+        let raw = lz4_flex::block::decompress(payload, 1 << 20).unwrap_or_else(|_| payload.to_vec());
+        let g = logtide::wire::pb::LogGroup::decode(raw.as_slice()).unwrap();
+        let tag = g.log_tags[0].value.clone();
+        assert!(tag.starts_with(&format!("s{partition}-")), "{tag} in partition {partition}");
+    }
+    let got = pull_until(&d, "kproj", "kstore", 12).await;
+    assert_eq!(got.len(), 12);
+    for (shard, g) in &got {
+        assert!(
+            g.log_tags[0].value.starts_with(&format!("s{shard}-")),
+            "{} read from shard {shard}",
+            g.log_tags[0].value
+        );
+        assert_eq!(g.logs.len(), 5);
+    }
+
+    // Split shard 0: it turns readonly, children 4 and 5 write to partitions 4 and 5 (tansu
+    // cannot add partitions: the topic was created with room for them).
+    let r = d
+        .req(
+            reqwest::Method::POST,
+            "kproj",
+            "/logstores/kstore/shards/0?action=split&key=20000000000000000000000000000000",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(logtide_topics(&brokers, &prefix)[0].1, 8);
+    let r = d.put_lz4("kproj", "kstore", &group("after-split", 3)).await;
+    assert_eq!(r.status(), 200);
+    let g = group("child", 2);
+    let raw = g.encode_to_vec();
+    let body = lz4_flex::block::compress(&raw);
+    let headers = [("x-log-compresstype", "lz4".to_string()), ("x-log-bodyrawsize", raw.len().to_string())];
+    let r =
+        d.put_raw("kproj", "/logstores/kstore/shards/route?key=30000000000000000000000000000000", body, &headers).await;
+    assert_eq!(r.status(), 200);
+    let got = pull_until(&d, "kproj", "kstore", 14).await;
+    assert_eq!(got.len(), 14);
+    assert!(
+        got.iter().any(|(shard, g)| *shard == 5 && g.log_tags[0].value == "child"),
+        "the write to the child shard 5"
+    );
+
+    // Shard ids 6 and 7 still fit; 8 and 9 would need partitions tansu cannot add: that split is
+    // refused as retryable and changes nothing.
+    let split = |id: u32, key: &'static str| {
+        d.req(reqwest::Method::POST, "kproj", &format!("/logstores/kstore/shards/{id}?action=split&key={key}")).send()
+    };
+    assert_eq!(split(4, "10000000000000000000000000000000").await.unwrap().status(), 200);
+    let before = d.list_shards("kproj", "kstore").await;
+    let (status, code) = common::error_code(split(6, "08000000000000000000000000000000").await.unwrap()).await;
+    if broker.child.is_some() {
+        assert_eq!((status, code.as_str()), (503, "ServerBusy"));
+        assert_eq!(d.list_shards("kproj", "kstore").await, before, "a refused split changes nothing");
+    }
+    d.stop().await;
+}
+
+/// A write the broker cannot take in time is refused with the retryable 503 ServerBusy, and
+/// nothing of it is read back once the broker is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_broker_gives_retryable_refusals() {
+    let broker = Broker::tansu();
+    let toml = broker.kafka_toml().replace("produce_timeout_ms = 5000", "produce_timeout_ms = 1500");
+    let d = TestDaemon::start(&toml).await;
+    d.create_project("kproj").await;
+    d.create_logstore("kproj", "kstore", 2).await;
+    assert_eq!(d.put_lz4("kproj", "kstore", &group("before", 2)).await.status(), 200);
+    drop(broker);
+    let started = Instant::now();
+    let r = d.put_lz4("kproj", "kstore", &group("after", 2)).await;
+    let (status, code) = common::error_code(r).await;
+    assert_eq!((status, code.as_str()), (503, "ServerBusy"));
+    assert!(started.elapsed() < Duration::from_secs(8), "refused within the produce timeout: {:?}", started.elapsed());
+    let got = d.pull_all("kproj", "kstore").await;
+    assert!(got.iter().all(|(_, g)| g.log_tags[0].value == "before"), "nothing refused is read back");
+    d.stop().await;
+}
+
+/// The daemon killed with SIGKILL between writes, and restarted on the same data directory,
+/// resumes consuming where its store ends: every acknowledged group is read back exactly once.
+#[test]
+fn a_sigkilled_node_restarts_without_loss_or_duplicates() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("logtide.toml");
+    std::fs::write(&config, broker.kafka_toml()).unwrap();
+    let start = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_logtide"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .arg("--config")
+            .arg(&config)
+            .env("LOGTIDE_LOG", "warn")
+            .stderr(Stdio::null());
+        common::spawn_binary(&mut cmd)
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (mut child, addr) = start();
+    let d = rt.block_on(TestDaemon::attach(addr));
+    rt.block_on(async {
+        d.create_project("kproj").await;
+        d.create_logstore("kproj", "kstore", 3).await;
+        for i in 0..20 {
+            assert_eq!(d.put_lz4("kproj", "kstore", &group(&format!("a{i}"), 4)).await.status(), 200);
+        }
+        assert_eq!(pull_until(&d, "kproj", "kstore", 20).await.len(), 20);
+        // More acknowledged writes, then the kill before the materializer may have stored them.
+        for i in 0..20 {
+            assert_eq!(d.put_lz4("kproj", "kstore", &group(&format!("b{i}"), 4)).await.status(), 200);
+        }
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut child, addr) = start();
+    let d = rt.block_on(TestDaemon::attach(addr));
+    rt.block_on(async {
+        for i in 0..10 {
+            assert_eq!(d.put_lz4("kproj", "kstore", &group(&format!("c{i}"), 4)).await.status(), 200);
+        }
+        let got = pull_until(&d, "kproj", "kstore", 50).await;
+        let mut tags: Vec<String> = got.iter().map(|(_, g)| g.log_tags[0].value.clone()).collect();
+        tags.sort();
+        let before = tags.len();
+        tags.dedup();
+        assert_eq!(before, tags.len(), "no group twice");
+        assert_eq!(tags.len(), 50, "every acknowledged group: {tags:?}");
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
