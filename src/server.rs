@@ -66,11 +66,12 @@ impl Services {
             Backend::Rocksdb => (Arc::new(catalog), store.clone(), None),
             Backend::Kafka => {
                 let k = &config.storage.kafka;
-                let catalog = Arc::new(catalog.with_log_admin(Arc::new(crate::kafka::TopicAdmin::connect(k)?)));
+                let admin = Arc::new(crate::kafka::TopicAdmin::connect(k)?);
+                let catalog = Arc::new(catalog.with_log_admin(admin));
                 let log = crate::kafka::KafkaLog::connect(k, store.clone())?;
                 let listed = catalog.clone();
                 let wanted: crate::kafka::Wanted = Arc::new(move || listed.all_shards());
-                let materializer = crate::kafka::Materializer::start(k, store.clone(), wanted)?;
+                let materializer = crate::kafka::Materializer::start(k, store.clone(), wanted, log.watermarks())?;
                 (catalog, log, Some(materializer))
             }
         };

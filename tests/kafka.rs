@@ -313,3 +313,33 @@ fn a_sigkilled_node_restarts_without_loss_or_duplicates() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Deleting a logstore leaves its topic to retention and the daemon goes on serving the others,
+/// a new logstore of the same name included (a new UUID, so a new topic). Deleting the topic
+/// itself crashed librdkafka 2.12.1's clients against tansu (docs/kafka.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_logstore_leaves_its_topic_and_the_daemon_goes_on() {
+    let broker = Broker::start();
+    let brokers = broker.brokers.clone();
+    let toml = broker.kafka_toml();
+    let prefix = toml.split("topic_prefix = \"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let d = TestDaemon::start(&toml).await;
+    d.create_project("kproj").await;
+    d.create_logstore("kproj", "doomed", 2).await;
+    d.create_logstore("kproj", "kept", 2).await;
+    for store in ["doomed", "kept"] {
+        assert_eq!(d.put_lz4("kproj", store, &group(store, 3)).await.status(), 200);
+    }
+    let r = d.req(reqwest::Method::DELETE, "kproj", "/logstores/doomed").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    d.create_logstore("kproj", "doomed", 2).await;
+    assert_eq!(logtide_topics(&brokers, &prefix).len(), 3, "the old topic stays, the new logstore has its own");
+    assert_eq!(d.put_lz4("kproj", "kept", &group("after", 3)).await.status(), 200);
+    assert_eq!(d.put_lz4("kproj", "doomed", &group("reborn", 3)).await.status(), 200);
+    assert_eq!(pull_until(&d, "kproj", "kept", 2).await.len(), 2);
+    let reborn = pull_until(&d, "kproj", "doomed", 1).await;
+    assert_eq!(reborn.len(), 1, "nothing of the deleted logstore comes back");
+    assert_eq!(reborn[0].1.log_tags[0].value, "reborn");
+    d.stop().await;
+}

@@ -98,8 +98,6 @@ pub trait LogAdmin: Send + Sync {
     fn create(&self, stream: Uuid, partitions: u32, ttl_days: u32) -> Result<(), String>;
     /// Grows the log of a logstore to `partitions` partitions (new shard ids after a split or merge).
     fn grow(&self, stream: Uuid, partitions: u32) -> Result<(), String>;
-    /// Deletes the log of a deleted logstore.
-    fn delete(&self, stream: Uuid) -> Result<(), String>;
 }
 
 fn log_admin_error(e: String) -> ApiError {
@@ -383,12 +381,6 @@ impl Catalog {
         self.persist(&[], &[keys::logstore_key(project, name)])?;
         if let Some(e) = self.state.write().expect("catalog lock").get_mut(project) {
             e.logstores.remove(name);
-        }
-        if let Some(admin) = &self.log_admin {
-            // The logstore is gone from the catalog either way; a topic left behind is only space.
-            if let Err(e) = admin.delete(ls.id) {
-                tracing::warn!(error = %e, logstore = %ls.id, "cannot delete the logstore's topic");
-            }
         }
         self.store.drop_stream(ls.id).map_err(ApiError::internal)
     }

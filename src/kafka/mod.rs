@@ -13,16 +13,20 @@
 //!   local RocksDB store (the embedded backend's column families and time index), at sequence =
 //!   offset + 1. The shard's last stored sequence *is* the consumed offset, written in the same
 //!   atomic batch as the data, so a restart resumes exactly after the last record stored: nothing
-//!   lost, nothing twice. Reads (cursors, PullLogs, queries) are served from that store.
+//!   lost, nothing twice. Reads (cursors, PullLogs, queries) are served from that store. An
+//!   append also waits (up to the produce timeout) until the materializer has stored its records
+//!   ([`Watermarks`]), so a write acknowledged by a node is readable from that node at once.
 //! - **Admin** ([`TopicAdmin`], the catalog's [`LogAdmin`]): creating a logstore creates its topic
 //!   with one partition per shard; a split or merge adds the partitions of the new shard ids
 //!   (Kafka partitions are add-only, SLS shard ids are never reused, so the partition index stays
-//!   the shard id and a readonly parent simply stops receiving records); deleting the logstore
-//!   deletes the topic.
+//!   the shard id and a readonly parent simply stops receiving records). Deleting a logstore
+//!   leaves its topic to its retention (the logstore's ttl): deleting a topic under librdkafka
+//!   2.12.1's clients crashed them in their metadata cache against tansu (docs/kafka.md).
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -65,12 +69,47 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("{what}: {e}"))
 }
 
+/// How far the materializer has stored each shard (its end sequence), for appends to wait on.
+#[derive(Default)]
+pub struct Watermarks {
+    ends: Mutex<HashMap<(Uuid, u32), u64>>,
+    changed: Condvar,
+}
+
+impl Watermarks {
+    fn advance(&self, stream: Uuid, shard: u32, end: u64) {
+        let mut ends = self.ends.lock().expect("watermarks lock");
+        let e = ends.entry((stream, shard)).or_insert(0);
+        if end > *e {
+            *e = end;
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits until the shard's end reaches `end`; false if `deadline` passed first.
+    fn wait(&self, stream: Uuid, shard: u32, end: u64, deadline: Instant) -> bool {
+        let mut ends = self.ends.lock().expect("watermarks lock");
+        loop {
+            if ends.get(&(stream, shard)).is_some_and(|e| *e >= end) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            ends = self.changed.wait_timeout(ends, left).expect("watermarks lock").0;
+        }
+    }
+}
+
 /// The producing side of the Kafka backend; reads go to the local store the [`Materializer`]
 /// fills.
 pub struct KafkaLog {
     producer: FutureProducer,
     local: Arc<RocksStore>,
     prefix: String,
+    timeout: Duration,
+    watermarks: Arc<Watermarks>,
 }
 
 impl KafkaLog {
@@ -86,7 +125,18 @@ impl KafkaLog {
             .set("queue.buffering.max.kbytes", (cfg.max_queued_bytes / 1024).max(1).to_string())
             .set("message.max.bytes", cfg.max_record_bytes.to_string());
         let producer: FutureProducer = c.create().map_err(|e| unavailable("cannot create the Kafka producer", e))?;
-        Ok(Arc::new(KafkaLog { producer, local, prefix: cfg.topic_prefix.clone() }))
+        Ok(Arc::new(KafkaLog {
+            producer,
+            local,
+            prefix: cfg.topic_prefix.clone(),
+            timeout: Duration::from_millis(cfg.produce_timeout_ms),
+            watermarks: Arc::new(Watermarks::default()),
+        }))
+    }
+
+    /// What the materializer advances as it stores records.
+    pub fn watermarks(&self) -> Arc<Watermarks> {
+        self.watermarks.clone()
     }
 
     /// Waits up to `timeout` for everything queued to be delivered (on shutdown).
@@ -126,7 +176,8 @@ impl ShardLog for KafkaLog {
             pending.push(deliveries);
         }
         let mut firsts = Vec::with_capacity(pending.len());
-        for deliveries in pending {
+        let mut lasts = Vec::with_capacity(pending.len());
+        for (item, deliveries) in items.iter().zip(pending) {
             let mut first = None;
             for delivery in deliveries {
                 // librdkafka reports on every record, failing it after message.timeout.ms at the
@@ -134,12 +185,26 @@ impl ShardLog for KafkaLog {
                 match futures_executor::block_on(delivery) {
                     Ok(Ok(d)) => {
                         first.get_or_insert(d.offset as u64 + 1);
+                        lasts.push((item.stream, item.shard, d.offset as u64 + 1));
                     }
                     Ok(Err((e, _))) => return Err(unavailable("Kafka did not acknowledge a record", e)),
                     Err(_) => return Err(StoreError::Unavailable("the Kafka producer stopped".into())),
                 }
             }
             firsts.push(first.unwrap_or(0));
+        }
+        // Durable on the broker: acknowledged whatever follows. Waiting for the local copy only
+        // makes this node's reads see the write at once.
+        let deadline = Instant::now() + self.timeout;
+        for (stream, shard, seq) in lasts {
+            if !self.watermarks.wait(stream, shard, seq + 1, deadline) {
+                static SLOW: crate::logging::Throttle =
+                    crate::logging::Throttle::new(crate::logging::REPEAT_INTERVAL_MS);
+                if let Some(suppressed) = SLOW.allow() {
+                    tracing::warn!(%stream, shard, suppressed, "the materializer lags; acknowledging before the local copy");
+                }
+                break;
+            }
         }
         Ok(firsts)
     }
@@ -246,12 +311,6 @@ impl LogAdmin for TopicAdmin {
         // Already that many (a retried split): nothing to do.
         one_result(outcome, &[RDKafkaErrorCode::InvalidPartitions])
     }
-
-    fn delete(&self, stream: Uuid) -> Result<(), String> {
-        let name = topic_name(&self.prefix, stream);
-        let outcome = futures_executor::block_on(self.admin.delete_topics(&[&name], &self.options()));
-        one_result(outcome, &[RDKafkaErrorCode::UnknownTopicOrPartition, RDKafkaErrorCode::UnknownTopic])
-    }
 }
 
 /// The logstores to materialize and, for each, the shard ids whose partitions to consume.
@@ -269,7 +328,12 @@ const REASSIGN_EVERY: Duration = Duration::from_millis(200);
 const MAX_BATCH_RECORDS: usize = 4096;
 
 impl Materializer {
-    pub fn start(cfg: &KafkaConfig, local: Arc<RocksStore>, wanted: Wanted) -> Result<Materializer, StoreError> {
+    pub fn start(
+        cfg: &KafkaConfig,
+        local: Arc<RocksStore>,
+        wanted: Wanted,
+        watermarks: Arc<Watermarks>,
+    ) -> Result<Materializer, StoreError> {
         let mut c = client_config(cfg);
         // Offsets are kept in the local store (the shard tails), not committed to Kafka; the
         // group id only names this client to the broker.
@@ -278,14 +342,17 @@ impl Materializer {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("fetch.max.bytes", cfg.max_record_bytes.max(1 << 20).to_string())
-            .set("enable.partition.eof", "false");
+            .set("enable.partition.eof", "false")
+            // An append waits for its records to be stored here: keep the fetch round short
+            // when a broker answers an empty fetch only at the wait limit.
+            .set("fetch.wait.max.ms", "20");
         let consumer: BaseConsumer = c.create().map_err(|e| unavailable("cannot create the Kafka consumer", e))?;
         let stop = Arc::new(AtomicBool::new(false));
         let prefix = cfg.topic_prefix.clone();
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
             .name("kafka-materializer".into())
-            .spawn(move || run(consumer, local, wanted, prefix, flag))
+            .spawn(move || run(consumer, local, wanted, watermarks, prefix, flag))
             .map_err(|e| unavailable("cannot start the materializer thread", e))?;
         Ok(Materializer { stop, handle: Some(handle) })
     }
@@ -304,7 +371,14 @@ impl Drop for Materializer {
     }
 }
 
-fn run(consumer: BaseConsumer, local: Arc<RocksStore>, wanted: Wanted, prefix: String, stop: Arc<AtomicBool>) {
+fn run(
+    consumer: BaseConsumer,
+    local: Arc<RocksStore>,
+    wanted: Wanted,
+    watermarks: Arc<Watermarks>,
+    prefix: String,
+    stop: Arc<AtomicBool>,
+) {
     let mut assigned: Vec<(Uuid, Vec<u32>)> = Vec::new();
     let mut last_check = Instant::now() - REASSIGN_EVERY;
     while !stop.load(Ordering::Relaxed) {
@@ -350,7 +424,17 @@ fn run(consumer: BaseConsumer, local: Arc<RocksStore>, wanted: Wanted, prefix: S
             continue;
         }
         let writes: Vec<_> = batch.into_iter().map(|((stream, shard), records)| (stream, shard, records)).collect();
-        if let Err(e) = local.append_at(writes) {
+        let ends: Vec<(Uuid, u32, u64)> = writes
+            .iter()
+            .filter_map(|(stream, shard, records)| records.last().map(|(seq, _)| (*stream, *shard, seq + 1)))
+            .collect();
+        let stored = local.append_at(writes);
+        if stored.is_ok() {
+            for (stream, shard, end) in ends {
+                watermarks.advance(stream, shard, end);
+            }
+        }
+        if let Err(e) = stored {
             // Nothing of the batch is stored; consume it again from the stored tails.
             tracing::error!(error = %e, "cannot store consumed records; consuming them again");
             if let Err(e) = assign(&consumer, &local, &prefix, &assigned) {

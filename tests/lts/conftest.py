@@ -54,6 +54,8 @@ def _write_config(workdir):
         "token = %s" % json.dumps(TOKEN),
         "project_id = %s" % json.dumps(PROJECT_ID),
         "",
+        # More sections (scripts/test runs the suite again on the Kafka backend with it).
+        os.environ.get("LOGTIDE_EXTRA_TOML", ""),
     ]
     with open(config_path, "w") as f:
         f.write("\n".join(lines))

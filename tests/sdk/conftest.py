@@ -96,6 +96,8 @@ def _write_config(workdir):
             "secret = %s" % json.dumps(WRITER_KEY[1]),
             'write_projects = ["*"]',
             "",
+            # More sections (scripts/test runs the suite again on the Kafka backend with it).
+            os.environ.get("LOGTIDE_EXTRA_TOML", ""),
         ]
     )
     with open(config_path, "w") as f:
