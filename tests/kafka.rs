@@ -90,6 +90,15 @@ impl Drop for Broker {
     }
 }
 
+/// An in-process daemon on `broker` with project `kproj`, and its topic prefix.
+async fn daemon_on(broker: &Broker) -> (TestDaemon, String) {
+    let toml = broker.kafka_toml();
+    let prefix = toml.split("topic_prefix = \"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let d = TestDaemon::start(&toml).await;
+    d.create_project("kproj").await;
+    (d, prefix)
+}
+
 /// Waits until `pull_all` returns `want` groups (the materializer consumes asynchronously).
 async fn pull_until(
     d: &TestDaemon,
@@ -147,11 +156,8 @@ fn logtide_topics(brokers: &str, prefix: &str) -> Vec<(String, usize)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hash_keys_land_in_their_shards_partition_and_read_back() {
     let broker = Broker::start();
+    let (d, prefix) = daemon_on(&broker).await;
     let brokers = broker.brokers.clone();
-    let toml = broker.kafka_toml();
-    let prefix = toml.split("topic_prefix = \"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let d = TestDaemon::start(&toml).await;
-    d.create_project("kproj").await;
     d.create_logstore("kproj", "kstore", 4).await;
     let topics = logtide_topics(&brokers, &prefix);
     assert_eq!(topics.len(), 1, "one topic per logstore: {topics:?}");
@@ -320,11 +326,8 @@ fn a_sigkilled_node_restarts_without_loss_or_duplicates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_logstore_leaves_its_topic_and_the_daemon_goes_on() {
     let broker = Broker::start();
+    let (d, prefix) = daemon_on(&broker).await;
     let brokers = broker.brokers.clone();
-    let toml = broker.kafka_toml();
-    let prefix = toml.split("topic_prefix = \"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let d = TestDaemon::start(&toml).await;
-    d.create_project("kproj").await;
     d.create_logstore("kproj", "doomed", 2).await;
     d.create_logstore("kproj", "kept", 2).await;
     for store in ["doomed", "kept"] {
