@@ -343,9 +343,8 @@ impl Materializer {
             .set("auto.offset.reset", "earliest")
             .set("fetch.max.bytes", cfg.max_record_bytes.max(1 << 20).to_string())
             .set("enable.partition.eof", "false")
-            // An append waits for its records to be stored here: keep the fetch round short
-            // when a broker answers an empty fetch only at the wait limit.
-            .set("fetch.wait.max.ms", "20");
+            // An append waits for its records to be stored here (see `fetch_wait_ms`).
+            .set("fetch.wait.max.ms", cfg.fetch_wait_ms.to_string());
         let consumer: BaseConsumer = c.create().map_err(|e| unavailable("cannot create the Kafka consumer", e))?;
         let stop = Arc::new(AtomicBool::new(false));
         let prefix = cfg.topic_prefix.clone();
