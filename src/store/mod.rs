@@ -348,10 +348,7 @@ impl RocksStore {
                 }
                 tail.last_receive_ns = tail.last_receive_ns.max(group.header.receive_ns);
                 group.header.receive_ns = tail.last_receive_ns;
-                batch.put_cf(&cf, keys::log_key(shard, seq), group.header.encode(&group.payload));
-                let h = &group.header;
-                let (index_key, index_value) = keys::index_entry(h.min_time, h.max_time, shard, seq);
-                batch.put_cf(&index, index_key, index_value);
+                put_group(&mut batch, &cf, &index, shard, seq, &group);
                 tail.next_seq = seq + 1;
             }
             new_tails.insert((stream, shard), tail);
@@ -531,6 +528,21 @@ fn cf_options(cache: &Cache, memory: StoreMemory) -> Options {
     o
 }
 
+/// Adds a group at `(shard, seq)` and its time-index entry to `batch`.
+fn put_group(
+    batch: &mut Batch,
+    data: &Arc<rocksdb::BoundColumnFamily<'_>>,
+    index: &Arc<rocksdb::BoundColumnFamily<'_>>,
+    shard: u32,
+    seq: u64,
+    group: &GroupRecord,
+) {
+    batch.put_cf(data, keys::log_key(shard, seq), group.header.encode(&group.payload));
+    let h = &group.header;
+    let (index_key, index_value) = keys::index_entry(h.min_time, h.max_time, shard, seq);
+    batch.put_cf(index, index_key, index_value);
+}
+
 fn now_ns() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
@@ -553,11 +565,7 @@ impl ShardLog for RocksStore {
             for group in &mut item.groups {
                 tail.last_receive_ns = tail.last_receive_ns.max(now);
                 group.header.receive_ns = tail.last_receive_ns;
-                let value = group.header.encode(&group.payload);
-                batch.put_cf(&cf, keys::log_key(item.shard, tail.next_seq), value);
-                let h = &group.header;
-                let (index_key, index_value) = keys::index_entry(h.min_time, h.max_time, item.shard, tail.next_seq);
-                batch.put_cf(&index, index_key, index_value);
+                put_group(&mut batch, &cf, &index, item.shard, tail.next_seq, group);
                 tail.next_seq += 1;
             }
             new_tails.insert(key, tail);
