@@ -28,6 +28,8 @@ struct Services {
     workers: Arc<ShardWorkers>,
     /// With the Kafka backend: the thread consuming the shard log into `store`.
     materializer: Option<crate::kafka::Materializer>,
+    /// With the Kafka backend: the thread applying the shared catalog log.
+    follower: Option<crate::kafka::CatalogFollower>,
 }
 
 impl Services {
@@ -62,17 +64,29 @@ impl Services {
             }
         })?;
         let catalog = Catalog::load(store.clone(), config.catalog.clone())?;
-        let (catalog, log, materializer): (_, Arc<dyn ShardLog>, _) = match config.storage.backend {
-            Backend::Rocksdb => (Arc::new(catalog), store.clone(), None),
+        let (catalog, log, materializer, follower): (_, Arc<dyn ShardLog>, _, _) = match config.storage.backend {
+            Backend::Rocksdb => (Arc::new(catalog), store.clone(), None, None),
             Backend::Kafka => {
                 let k = &config.storage.kafka;
                 let admin = Arc::new(crate::kafka::TopicAdmin::connect(k)?);
-                let catalog = Arc::new(catalog.with_log_admin(admin));
                 let log = crate::kafka::KafkaLog::connect(k, store.clone())?;
+                let changes = Arc::new(crate::kafka::CatalogTopic::new(k, log.producer(), admin.clone()));
+                let timeout = std::time::Duration::from_millis(k.produce_timeout_ms);
+                let catalog = Arc::new(catalog.with_log_admin(admin).with_change_log(changes.clone(), timeout)?);
+                // A node that ran alone before offers its catalog as the shared one (checked
+                // before the follower applies anything of an existing log).
+                let publish = catalog.has_unshared_entries();
+                if publish {
+                    catalog.check_log_empty()?;
+                }
+                let follower = crate::kafka::CatalogFollower::start(k, changes, catalog.clone())?;
+                if publish {
+                    catalog.publish_local()?;
+                }
                 let listed = catalog.clone();
                 let wanted: crate::kafka::Wanted = Arc::new(move || listed.all_shards());
                 let materializer = crate::kafka::Materializer::start(k, store.clone(), wanted, log.watermarks())?;
-                (catalog, log, Some(materializer))
+                (catalog, log, Some(materializer), Some(follower))
             }
         };
         let metrics = Arc::new(Metrics::new(config.worker_count(), config.storage.queue_depth));
@@ -106,7 +120,7 @@ impl Services {
             workers: workers.clone(),
             store: store.clone(),
         });
-        Ok(Services { state, tls, store, workers, materializer })
+        Ok(Services { state, tls, store, workers, materializer, follower })
     }
 }
 
@@ -218,7 +232,7 @@ fn dump_pass(st: &AppState) -> anyhow::Result<Option<String>> {
 }
 
 async fn run(services: Services, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let Services { state, tls, store, workers, materializer } = services;
+    let Services { state, tls, store, workers, materializer, follower } = services;
     // Shutdown turns /ready unready at once; the listener closes `shutdown_delay_secs` later, so
     // that a load balancer polling /ready stops sending before connections are refused.
     let (close_listener, listener_closed) = watch::channel(false);
@@ -243,6 +257,7 @@ async fn run(services: Services, listener: TcpListener, shutdown: watch::Receive
     tokio::task::spawn_blocking(move || {
         workers.shutdown();
         drop(materializer);
+        drop(follower);
         store.flush()
     })
     .await??;

@@ -139,13 +139,13 @@ fn topic_records(brokers: &str, topic: &str, partitions: i32, want: usize) -> Ve
     out
 }
 
-/// The topics with `prefix` on the broker and their partition counts.
+/// The logstore topics with `prefix` on the broker (not the catalog's) and their partition counts.
 fn logtide_topics(brokers: &str, prefix: &str) -> Vec<(String, usize)> {
     let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create().unwrap();
     let md = consumer.fetch_metadata(None, Duration::from_secs(10)).unwrap();
     md.topics()
         .iter()
-        .filter(|t| t.name().starts_with(prefix))
+        .filter(|t| logtide::kafka::topic_stream(prefix, t.name()).is_some())
         .map(|t| (t.name().to_string(), t.partitions().len()))
         .collect()
 }
@@ -345,4 +345,147 @@ async fn a_deleted_logstore_leaves_its_topic_and_the_daemon_goes_on() {
     assert_eq!(reborn.len(), 1, "nothing of the deleted logstore comes back");
     assert_eq!(reborn[0].1.log_tags[0].value, "reborn");
     d.stop().await;
+}
+
+/// Polls `f` until it returns true (catalog changes and records reach another node
+/// asynchronously); false after 20 s.
+async fn eventually<F, Fut>(mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The sorted tags of every group of a logstore as `d` reads it.
+async fn tags_on(d: &TestDaemon, logstore: &str) -> Vec<String> {
+    let mut tags: Vec<String> =
+        d.pull_all("kproj", logstore).await.iter().map(|(_, g)| g.log_tags[0].value.clone()).collect();
+    tags.sort();
+    tags
+}
+
+async fn create_logstore_status(d: &TestDaemon, name: &str) -> (u16, String) {
+    let body = serde_json::json!({"logstoreName": name, "ttl": 30, "shardCount": 2}).to_string();
+    let r = d
+        .req(reqwest::Method::POST, "kproj", "/logstores")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    if r.status() == 200 {
+        (200, String::new())
+    } else {
+        common::error_code(r).await
+    }
+}
+
+/// Two nodes over one broker: one catalog (a logstore created through one is written through
+/// the other at once, a split or a delete on one reaches the other, two concurrent creates of
+/// one name give one logstore), and every write through either node is read back from both,
+/// with cursors that mean the same on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_one_catalog_and_read_each_others_writes() {
+    let broker = Broker::start();
+    let toml = broker.kafka_toml();
+    let a = TestDaemon::start(&toml).await;
+    let b = TestDaemon::start(&toml).await;
+    a.create_project("kproj").await;
+    // Created through b right after a created the project: b catches up on the miss.
+    b.create_logstore("kproj", "shared", 2).await;
+    for i in 0..6 {
+        assert_eq!(a.put_lz4("kproj", "shared", &group(&format!("a{i}"), 3)).await.status(), 200);
+        assert_eq!(b.put_lz4("kproj", "shared", &group(&format!("b{i}"), 3)).await.status(), 200);
+    }
+    let mut want: Vec<String> = (0..6).flat_map(|i| [format!("a{i}"), format!("b{i}")]).collect();
+    want.sort();
+    for d in [&a, &b] {
+        assert!(eventually(|| async { tags_on(d, "shared").await == want }).await, "every write on both nodes");
+    }
+    // A cursor is an offset: one taken on a reads the same groups on b.
+    for shard in [0, 1] {
+        let cursor = a.cursor("kproj", "shared", shard, "begin").await;
+        let (on_a, next_a) = a.pull("kproj", "shared", shard, &cursor, 100).await;
+        let (on_b, next_b) = b.pull("kproj", "shared", shard, &cursor, 100).await;
+        assert_eq!(on_a, on_b, "shard {shard}");
+        assert_eq!(next_a, next_b);
+        assert!(!on_a.is_empty());
+    }
+
+    // Concurrent creates of one name through both nodes: one logstore, the other answer is the
+    // documented LogStoreAlreadyExist.
+    for round in 0..3 {
+        let name = format!("race{round}");
+        let (ra, rb) = tokio::join!(create_logstore_status(&a, &name), create_logstore_status(&b, &name));
+        let mut got = [ra, rb].map(|(s, c)| format!("{s} {c}"));
+        got.sort();
+        assert_eq!(got, ["200 ".to_string(), "400 LogStoreAlreadyExist".to_string()], "round {round}");
+    }
+
+    // A split through b is listed by a; its children take writes through a.
+    let r = b
+        .req(
+            reqwest::Method::POST,
+            "kproj",
+            "/logstores/shared/shards/0?action=split&key=20000000000000000000000000000000",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert!(eventually(|| async { a.list_shards("kproj", "shared").await.len() == 4 }).await);
+    assert_eq!(a.put_lz4("kproj", "shared", &group("after-split", 3)).await.status(), 200);
+    assert!(eventually(|| async { tags_on(&b, "shared").await.len() == 13 }).await);
+
+    // A delete through a reaches b.
+    let r = a.req(reqwest::Method::DELETE, "kproj", "/logstores/race0").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        eventually(|| async {
+            let r = b.req(reqwest::Method::GET, "kproj", "/logstores/race0").send().await.unwrap();
+            r.status() == 404
+        })
+        .await
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A node stopped while the other changes the catalog and writes catches up when it starts
+/// again: the logstore created meanwhile is there with every write, read exactly once (the
+/// catalog position and the shard offsets are kept in its store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_catches_up_with_what_changed_while_it_was_down() {
+    let broker = Broker::start();
+    let toml = broker.kafka_toml();
+    let a = TestDaemon::start(&toml).await;
+    let b = TestDaemon::start(&toml).await;
+    a.create_project("kproj").await;
+    a.create_logstore("kproj", "early", 2).await;
+    for i in 0..5 {
+        assert_eq!(a.put_lz4("kproj", "early", &group(&format!("e{i}"), 2)).await.status(), 200);
+    }
+    assert!(eventually(|| async { tags_on(&b, "early").await.len() == 5 }).await);
+    let dir = b.stop().await;
+    a.create_logstore("kproj", "later", 2).await;
+    for i in 0..5 {
+        assert_eq!(a.put_lz4("kproj", "later", &group(&format!("l{i}"), 2)).await.status(), 200);
+        assert_eq!(a.put_lz4("kproj", "early", &group(&format!("f{i}"), 2)).await.status(), 200);
+    }
+    let b = TestDaemon::start_in(dir, &toml).await;
+    assert!(eventually(|| async { tags_on(&b, "later").await.len() == 5 }).await);
+    assert!(eventually(|| async { tags_on(&b, "early").await.len() == 10 }).await);
+    let mut early = tags_on(&b, "early").await;
+    early.dedup();
+    assert_eq!(early.len(), 10, "nothing twice: {early:?}");
+    a.stop().await;
+    b.stop().await;
 }

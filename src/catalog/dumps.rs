@@ -100,39 +100,42 @@ impl Catalog {
     /// exist (`LTS.0201` / `LTS.0208`) and none of the streams is exported by another dump
     /// (`LTS.0207`).
     pub fn create_dump(&self, dump: Dump) -> ApiResult<Dump> {
-        let _m = self.mutations.lock().expect("mutation lock");
-        let group = self.project_by_id(dump.group_id)?;
-        for stream in &dump.stream_ids {
-            self.logstore_by_id(&group.name, *stream)?;
-        }
-        for other in self.dumps()? {
-            if let Some(taken) = dump.stream_ids.iter().find(|s| other.stream_ids.contains(s)) {
-                return Err(stream_in_dump(*taken));
+        self.mutate(|| {
+            let group = self.project_by_id(dump.group_id)?;
+            for stream in &dump.stream_ids {
+                self.logstore_by_id(&group.name, *stream)?;
             }
-        }
-        self.persist(&[(keys::dump_key(dump.id), to_json(&dump)?)], &[])?;
-        Ok(dump)
+            for other in self.dumps()? {
+                if let Some(taken) = dump.stream_ids.iter().find(|s| other.stream_ids.contains(s)) {
+                    return Err(stream_in_dump(*taken));
+                }
+            }
+            self.commit(vec![(keys::dump_key(dump.id), to_json(&dump)?)], vec![])?;
+            Ok(dump.clone())
+        })
     }
 
     /// Deletes a dump; returns it as it was. Files already exported stay in the bucket.
     pub fn delete_dump(&self, id: Uuid) -> ApiResult<Dump> {
-        let _m = self.mutations.lock().expect("mutation lock");
-        let dump = self.dump(id)?;
-        self.persist(&[], &[keys::dump_key(id)])?;
-        Ok(dump)
+        self.mutate(|| {
+            let dump = self.dump(id)?;
+            self.commit(vec![], vec![keys::dump_key(id)])?;
+            Ok(dump)
+        })
     }
 
     /// Records that every window up to `exported_until` is exported. Returns false (and writes
     /// nothing) when the dump was deleted meanwhile or already records as much.
     pub fn record_dump_progress(&self, id: Uuid, exported_until: u64) -> ApiResult<bool> {
-        let _m = self.mutations.lock().expect("mutation lock");
-        let Ok(mut dump) = self.dump(id) else { return Ok(false) };
-        if dump.exported_until >= exported_until {
-            return Ok(false);
-        }
-        dump.exported_until = exported_until;
-        self.persist(&[(keys::dump_key(id), to_json(&dump)?)], &[])?;
-        Ok(true)
+        self.mutate(|| {
+            let Ok(mut dump) = self.dump(id) else { return Ok(false) };
+            if dump.exported_until >= exported_until {
+                return Ok(false);
+            }
+            dump.exported_until = exported_until;
+            self.commit(vec![(keys::dump_key(id), to_json(&dump)?)], vec![])?;
+            Ok(true)
+        })
     }
 
     /// Refuses to delete a project (log group), or one logstore of it, that a dump exports. The

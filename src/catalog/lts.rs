@@ -55,48 +55,41 @@ impl Catalog {
     pub fn create_log_group(&self, name: &str, ttl_days: u32, tags: Tags, quotas: LtsQuotas) -> ApiResult<Project> {
         check_lts_name(name, "log group")?;
         check_lts_ttl(ttl_days)?;
-        let _m = self.mutations.lock().expect("mutation lock");
-        let groups = self.state.read().expect("catalog lock").len();
-        if groups >= quotas.max_log_groups && self.project(name).is_err() {
-            return Err(ApiError::new(
-                ErrorCode::ProjectQuotaExceed,
-                format!(
-                    "Failed to create log group, the number of log groups exceeds the quota ({})",
-                    quotas.max_log_groups
-                ),
-            ));
-        }
-        self.insert_project(name, "", Some(ttl_days), tags)
+        self.mutate(|| {
+            let groups = self.state.read().expect("catalog lock").len();
+            if groups >= quotas.max_log_groups && self.project(name).is_err() {
+                return Err(ApiError::new(
+                    ErrorCode::ProjectQuotaExceed,
+                    format!(
+                        "Failed to create log group, the number of log groups exceeds the quota ({})",
+                        quotas.max_log_groups
+                    ),
+                ));
+            }
+            self.insert_project(name, "", Some(ttl_days), tags.clone())
+        })
     }
 
     /// UpdateLogGroup: a new ttl (and tags, when given); streams that follow the group's ttl take
     /// it too, in the same atomic catalog write.
     pub fn update_log_group(&self, name: &str, ttl_days: u32, tags: Option<Tags>) -> ApiResult<Project> {
         check_lts_ttl(ttl_days)?;
-        let _m = self.mutations.lock().expect("mutation lock");
-        let mut project = self.project(name)?;
-        project.ttl_days = Some(ttl_days);
-        if let Some(tags) = tags {
-            project.tags = tags;
-        }
-        project.last_modify_time = now_secs();
-        let mut puts = vec![(keys::project_key(name), to_json(&project)?)];
-        let mut streams = Vec::new();
-        for ls in self.logstores(name)?.into_iter().filter(|ls| ls.ttl_inherited) {
-            let mut ls = (*ls).clone();
-            ls.settings.ttl = ttl_days;
-            puts.push((keys::logstore_key(name, &ls.name), to_json(&ls)?));
-            streams.push(Arc::new(ls));
-        }
-        self.persist(&puts, &[])?;
-        let mut state = self.state.write().expect("catalog lock");
-        if let Some(entry) = state.get_mut(name) {
-            entry.project = project.clone();
-            for ls in streams {
-                entry.logstores.insert(ls.name.clone(), ls);
+        self.mutate(|| {
+            let mut project = self.project(name)?;
+            project.ttl_days = Some(ttl_days);
+            if let Some(tags) = &tags {
+                project.tags = tags.clone();
             }
-        }
-        Ok(project)
+            project.last_modify_time = now_secs();
+            let mut puts = vec![(keys::project_key(name), to_json(&project)?)];
+            for ls in self.logstores(name)?.into_iter().filter(|ls| ls.ttl_inherited) {
+                let mut ls = (*ls).clone();
+                ls.settings.ttl = ttl_days;
+                puts.push((keys::logstore_key(name, &ls.name), to_json(&ls)?));
+            }
+            self.commit(puts, vec![])?;
+            Ok(project)
+        })
     }
 
     /// CreateLogStream: a logstore with the default shard layout, its own ttl or the group's.
@@ -114,22 +107,23 @@ impl Catalog {
         if let Some(ttl) = ttl_days {
             check_lts_ttl(ttl)?;
         }
-        let _m = self.mutations.lock().expect("mutation lock");
-        let project = self.project(group)?;
-        let streams = self.logstores(group)?.len();
-        if streams >= quotas.max_log_streams_per_group && self.logstore(group, name).is_err() {
-            return Err(ApiError::new(
-                ErrorCode::LogStoreQuotaExceed,
-                format!(
-                    "Failed to create log stream, the number of Log streams exceeds the quota ({})",
-                    quotas.max_log_streams_per_group
-                ),
-            ));
-        }
-        let inherited = ttl_days.is_none();
-        let ttl = ttl_days.or(project.ttl_days).unwrap_or(self.config.default_ttl_days);
-        let settings = super::LogstoreSettings { ttl, ..self.default_settings() };
-        self.insert_logstore(group, name, settings, inherited, tags)
+        self.mutate(|| {
+            let project = self.project(group)?;
+            let streams = self.logstores(group)?.len();
+            if streams >= quotas.max_log_streams_per_group && self.logstore(group, name).is_err() {
+                return Err(ApiError::new(
+                    ErrorCode::LogStoreQuotaExceed,
+                    format!(
+                        "Failed to create log stream, the number of Log streams exceeds the quota ({})",
+                        quotas.max_log_streams_per_group
+                    ),
+                ));
+            }
+            let inherited = ttl_days.is_none();
+            let ttl = ttl_days.or(project.ttl_days).unwrap_or(self.config.default_ttl_days);
+            let settings = super::LogstoreSettings { ttl, ..self.default_settings() };
+            self.insert_logstore(group, name, settings, inherited, tags.clone())
+        })
     }
 
     /// UpdateLogStream (`streams-ttl`): the stream's own ttl from now on (and tags, when given).
@@ -141,15 +135,16 @@ impl Catalog {
         tags: Option<Tags>,
     ) -> ApiResult<Arc<Logstore>> {
         check_lts_ttl(ttl_days)?;
-        let _m = self.mutations.lock().expect("mutation lock");
-        let mut ls = (*self.logstore(group, name)?).clone();
-        ls.settings.ttl = ttl_days;
-        ls.ttl_inherited = false;
-        if let Some(tags) = tags {
-            ls.tags = tags;
-        }
-        ls.last_modify_time = now_secs();
-        self.save_logstore(ls)
+        self.mutate(|| {
+            let mut ls = (*self.logstore(group, name)?).clone();
+            ls.settings.ttl = ttl_days;
+            ls.ttl_inherited = false;
+            if let Some(tags) = &tags {
+                ls.tags = tags.clone();
+            }
+            ls.last_modify_time = now_secs();
+            self.save_logstore(ls)
+        })
     }
 }
 

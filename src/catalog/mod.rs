@@ -1,11 +1,14 @@
 //! The catalog: projects, logstores and their shards. Every entry is persisted (JSON in the `meta`
 //! column family, fsynced) before it becomes visible, and cached in memory so the write path
 //! resolves a logstore with one read lock. Every project and logstore has a stable UUID beside
-//! its name; a logstore's UUID names its column family.
+//! its name; a logstore's UUID names its column families.
 //!
 //! Mutations are serialised by one mutex and do blocking I/O: call them off the async runtime.
+//! Each computes a change and commits it (`shared`): applied at once on a single node, or through
+//! a log that several nodes share and apply in the same order (the Kafka backend).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -18,9 +21,11 @@ use crate::store::{keys, RocksStore};
 
 mod dumps;
 mod lts;
+mod shared;
 
 pub use dumps::{Dump, DumpFormat, PeriodUnit};
 pub use lts::{check_lts_name, check_lts_ttl, LtsQuotas, Tags};
+pub use shared::{ChangeLog, SYNC_WAIT};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Project {
@@ -88,6 +93,12 @@ pub struct Catalog {
     state: RwLock<BTreeMap<String, ProjectEntry>>,
     mutations: Mutex<()>,
     log_admin: Option<Arc<dyn LogAdmin>>,
+    /// With several nodes: the log every change goes through (`shared`).
+    shared: Option<shared::Shared>,
+    /// The log position the running mutation began at (under the mutation lock).
+    base: AtomicU64,
+    /// Set when the running mutation's change was rejected as concurrent.
+    conflicted: AtomicBool,
 }
 
 /// What a shard log kept outside the process must do as logstores and shards come and go (the
@@ -154,7 +165,16 @@ impl Catalog {
                 store.drop_stream(stream)?;
             }
         }
-        Ok(Catalog { store, config, state: RwLock::new(state), mutations: Mutex::new(()), log_admin: None })
+        Ok(Catalog {
+            store,
+            config,
+            state: RwLock::new(state),
+            mutations: Mutex::new(()),
+            log_admin: None,
+            shared: None,
+            base: AtomicU64::new(0),
+            conflicted: AtomicBool::new(false),
+        })
     }
 
     /// Keeps an outside shard log's topics in step with the logstores and shards.
@@ -184,7 +204,19 @@ impl Catalog {
         &self.config
     }
 
+    /// A lookup, made again after catching up with a shared catalog when it misses.
+    fn lookup<T>(&self, f: impl Fn() -> ApiResult<T>) -> ApiResult<T> {
+        match f() {
+            Err(_) if self.sync_on_miss() => f(),
+            found => found,
+        }
+    }
+
     pub fn project(&self, name: &str) -> ApiResult<Project> {
+        self.lookup(|| self.project_here(name))
+    }
+
+    fn project_here(&self, name: &str) -> ApiResult<Project> {
         let state = self.state.read().expect("catalog lock");
         state.get(name).map(|e| e.project.clone()).ok_or_else(|| ApiError::project_not_exist(name))
     }
@@ -195,6 +227,10 @@ impl Catalog {
 
     /// The logstore, from memory (the hot path).
     pub fn logstore(&self, project: &str, name: &str) -> ApiResult<Arc<Logstore>> {
+        self.lookup(|| self.logstore_here(project, name))
+    }
+
+    fn logstore_here(&self, project: &str, name: &str) -> ApiResult<Arc<Logstore>> {
         let state = self.state.read().expect("catalog lock");
         let entry = state.get(project).ok_or_else(|| ApiError::project_not_exist(project))?;
         entry.logstores.get(name).cloned().ok_or_else(|| ApiError::logstore_not_exist(name))
@@ -203,6 +239,10 @@ impl Catalog {
     /// The project whose UUID is `id`: an LTS log group id. A scan of the cached projects (the LTS
     /// quota is 100 log groups), cheap beside the request it serves.
     pub fn project_by_id(&self, id: Uuid) -> ApiResult<Project> {
+        self.lookup(|| self.project_by_id_here(id))
+    }
+
+    fn project_by_id_here(&self, id: Uuid) -> ApiResult<Project> {
         let state = self.state.read().expect("catalog lock");
         state
             .values()
@@ -213,6 +253,10 @@ impl Catalog {
 
     /// The logstore of `project` whose UUID is `id`: an LTS log stream id (at most 100 per group).
     pub fn logstore_by_id(&self, project: &str, id: Uuid) -> ApiResult<Arc<Logstore>> {
+        self.lookup(|| self.logstore_by_id_here(project, id))
+    }
+
+    fn logstore_by_id_here(&self, project: &str, id: Uuid) -> ApiResult<Arc<Logstore>> {
         let state = self.state.read().expect("catalog lock");
         let entry = state.get(project).ok_or_else(|| ApiError::project_not_exist(project))?;
         entry
@@ -267,8 +311,7 @@ impl Catalog {
 
     pub fn create_project(&self, name: &str, description: &str) -> ApiResult<Project> {
         check_project_name(name)?;
-        let _m = self.mutations.lock().expect("mutation lock");
-        self.insert_project(name, description, None, Tags::new())
+        self.mutate(|| self.insert_project(name, description, None, Tags::new()))
     }
 
     /// Persists and caches a new project whose name the caller has checked. The caller holds the
@@ -287,44 +330,35 @@ impl Catalog {
             ttl_days,
             tags,
         };
-        self.persist(&[(keys::project_key(name), to_json(&project)?)], &[])?;
-        let entry = ProjectEntry { project: project.clone(), logstores: BTreeMap::new() };
-        self.state.write().expect("catalog lock").insert(name.to_string(), entry);
+        self.commit(vec![(keys::project_key(name), to_json(&project)?)], vec![])?;
         Ok(project)
     }
 
     pub fn update_project(&self, name: &str, description: &str) -> ApiResult<Project> {
-        let _m = self.mutations.lock().expect("mutation lock");
-        let mut project = self.project(name)?;
-        project.description = description.to_string();
-        project.last_modify_time = now_secs();
-        self.persist(&[(keys::project_key(name), to_json(&project)?)], &[])?;
-        if let Some(e) = self.state.write().expect("catalog lock").get_mut(name) {
-            e.project = project.clone();
-        }
-        Ok(project)
+        self.mutate(|| {
+            let mut project = self.project(name)?;
+            project.description = description.to_string();
+            project.last_modify_time = now_secs();
+            self.commit(vec![(keys::project_key(name), to_json(&project)?)], vec![])?;
+            Ok(project)
+        })
     }
 
     /// Deletes a project with all its logstores and their data; refused while a dump uses it.
     pub fn delete_project(&self, name: &str) -> ApiResult<()> {
-        let _m = self.mutations.lock().expect("mutation lock");
-        self.refuse_if_dumped(name, None)?;
-        let logstores = self.logstores(name)?;
-        let mut deletes = vec![keys::project_key(name)];
-        deletes.extend(logstores.iter().map(|ls| keys::logstore_key(name, &ls.name)));
-        self.persist(&[], &deletes)?;
-        self.state.write().expect("catalog lock").remove(name);
-        for ls in logstores {
-            self.store.drop_stream(ls.id).map_err(ApiError::internal)?;
-        }
-        Ok(())
+        self.mutate(|| {
+            self.refuse_if_dumped(name, None)?;
+            let logstores = self.logstores(name)?;
+            let mut deletes = vec![keys::project_key(name)];
+            deletes.extend(logstores.iter().map(|ls| keys::logstore_key(name, &ls.name)));
+            self.commit(vec![], deletes)
+        })
     }
 
     pub fn create_logstore(&self, project: &str, name: &str, settings: LogstoreSettings) -> ApiResult<Arc<Logstore>> {
         check_logstore_name(name)?;
         self.check_settings(&settings)?;
-        let _m = self.mutations.lock().expect("mutation lock");
-        self.insert_logstore(project, name, settings, false, Tags::new())
+        self.mutate(|| self.insert_logstore(project, name, settings.clone(), false, Tags::new()))
     }
 
     /// Creates the column family, then persists and caches a new logstore whose name and settings
@@ -358,90 +392,95 @@ impl Catalog {
         if let Some(admin) = &self.log_admin {
             admin.create(ls.id, ls.next_shard_id, ls.settings.ttl).map_err(log_admin_error)?;
         }
-        // Column family first: a crash before the catalog entry leaves an orphan that load() drops.
-        self.store.create_stream(ls.id).map_err(ApiError::internal)?;
         self.save_logstore(ls)
     }
 
     /// Updates the settings a client may change (not the shard count: use split and merge).
     pub fn update_logstore(&self, project: &str, name: &str, settings: LogstoreSettings) -> ApiResult<Arc<Logstore>> {
         self.check_settings(&settings)?;
-        let _m = self.mutations.lock().expect("mutation lock");
-        let mut ls = (*self.logstore(project, name)?).clone();
-        let shard_count = ls.settings.shard_count;
-        ls.settings = LogstoreSettings { shard_count, ..settings };
-        ls.last_modify_time = now_secs();
-        self.save_logstore(ls)
+        self.mutate(|| {
+            let mut ls = (*self.logstore(project, name)?).clone();
+            let shard_count = ls.settings.shard_count;
+            ls.settings = LogstoreSettings { shard_count, ..settings.clone() };
+            ls.last_modify_time = now_secs();
+            self.save_logstore(ls)
+        })
     }
 
     pub fn delete_logstore(&self, project: &str, name: &str) -> ApiResult<()> {
-        let _m = self.mutations.lock().expect("mutation lock");
-        self.refuse_if_dumped(project, Some(name))?;
-        let ls = self.logstore(project, name)?;
-        self.persist(&[], &[keys::logstore_key(project, name)])?;
-        if let Some(e) = self.state.write().expect("catalog lock").get_mut(project) {
-            e.logstores.remove(name);
-        }
-        self.store.drop_stream(ls.id).map_err(ApiError::internal)
+        self.mutate(|| {
+            self.refuse_if_dumped(project, Some(name))?;
+            self.logstore(project, name)?;
+            self.commit(vec![], vec![keys::logstore_key(project, name)])
+        })
     }
 
     /// Splits readwrite shard `id` at `mid`: it becomes readonly and two readwrite children
     /// take its range. Returns the parent and the two children.
     pub fn split_shard(&self, project: &str, name: &str, id: u32, mid: u128) -> ApiResult<Vec<Shard>> {
-        let _m = self.mutations.lock().expect("mutation lock");
-        let mut ls = (*self.logstore(project, name)?).clone();
-        let parent = ls.shard(id)?.clone();
-        let ((b1, e1), (b2, e2)) = route::split_range(&parent, mid)?;
-        self.check_shard_room(&ls, 2)?;
-        let now = now_secs();
-        let a = Shard { id: ls.next_shard_id, status: ShardStatus::Readwrite, begin: b1, end: e1, create_time: now };
-        let b =
-            Shard { id: ls.next_shard_id + 1, status: ShardStatus::Readwrite, begin: b2, end: e2, create_time: now };
-        ls.next_shard_id += 2;
-        set_status(&mut ls, id, ShardStatus::Readonly);
-        ls.shards.extend([a.clone(), b.clone()]);
-        let parent = ls.shard(id)?.clone();
-        self.grow_log(&ls)?;
-        self.save_logstore(ls)?;
-        Ok(vec![parent, a, b])
+        self.mutate(|| {
+            let mut ls = (*self.logstore(project, name)?).clone();
+            let parent = ls.shard(id)?.clone();
+            let ((b1, e1), (b2, e2)) = route::split_range(&parent, mid)?;
+            self.check_shard_room(&ls, 2)?;
+            let now = now_secs();
+            let a =
+                Shard { id: ls.next_shard_id, status: ShardStatus::Readwrite, begin: b1, end: e1, create_time: now };
+            let b = Shard {
+                id: ls.next_shard_id + 1,
+                status: ShardStatus::Readwrite,
+                begin: b2,
+                end: e2,
+                create_time: now,
+            };
+            ls.next_shard_id += 2;
+            set_status(&mut ls, id, ShardStatus::Readonly);
+            ls.shards.extend([a.clone(), b.clone()]);
+            let parent = ls.shard(id)?.clone();
+            self.grow_log(&ls)?;
+            self.save_logstore(ls)?;
+            Ok(vec![parent, a, b])
+        })
     }
 
     /// Merges readwrite shard `id` with the readwrite shard starting at its end. Returns the new
     /// shard and the two (now readonly) parents.
     pub fn merge_shards(&self, project: &str, name: &str, id: u32) -> ApiResult<Vec<Shard>> {
-        let _m = self.mutations.lock().expect("mutation lock");
-        let mut ls = (*self.logstore(project, name)?).clone();
-        let left = ls.shard(id)?.clone();
-        let right_id = route::merge_partner(&ls.shards, &left)?;
-        let right_end = ls.shard(right_id)?.end;
-        self.check_shard_room(&ls, 1)?;
-        let merged = Shard {
-            id: ls.next_shard_id,
-            status: ShardStatus::Readwrite,
-            begin: left.begin,
-            end: right_end,
-            create_time: now_secs(),
-        };
-        ls.next_shard_id += 1;
-        set_status(&mut ls, id, ShardStatus::Readonly);
-        set_status(&mut ls, right_id, ShardStatus::Readonly);
-        ls.shards.push(merged.clone());
-        let out = vec![merged, ls.shard(id)?.clone(), ls.shard(right_id)?.clone()];
-        self.grow_log(&ls)?;
-        self.save_logstore(ls)?;
-        Ok(out)
+        self.mutate(|| {
+            let mut ls = (*self.logstore(project, name)?).clone();
+            let left = ls.shard(id)?.clone();
+            let right_id = route::merge_partner(&ls.shards, &left)?;
+            let right_end = ls.shard(right_id)?.end;
+            self.check_shard_room(&ls, 1)?;
+            let merged = Shard {
+                id: ls.next_shard_id,
+                status: ShardStatus::Readwrite,
+                begin: left.begin,
+                end: right_end,
+                create_time: now_secs(),
+            };
+            ls.next_shard_id += 1;
+            set_status(&mut ls, id, ShardStatus::Readonly);
+            set_status(&mut ls, right_id, ShardStatus::Readonly);
+            ls.shards.push(merged.clone());
+            let out = vec![merged, ls.shard(id)?.clone(), ls.shard(right_id)?.clone()];
+            self.grow_log(&ls)?;
+            self.save_logstore(ls)?;
+            Ok(out)
+        })
     }
 
     /// Removes a readonly shard from the listing (its data ages out with the TTL).
     pub fn delete_shard(&self, project: &str, name: &str, id: u32) -> ApiResult<()> {
-        let _m = self.mutations.lock().expect("mutation lock");
-        let mut ls = (*self.logstore(project, name)?).clone();
-        if ls.shard(id)?.is_writable() {
-            return Err(ApiError::param(format!("invalid shard id {id}: only readonly shards can be deleted")));
-        }
-        ls.shards.retain(|s| s.id != id);
-        self.save_logstore(ls)?;
-        Ok(())
+        self.mutate(|| {
+            let mut ls = (*self.logstore(project, name)?).clone();
+            if ls.shard(id)?.is_writable() {
+                return Err(ApiError::param(format!("invalid shard id {id}: only readonly shards can be deleted")));
+            }
+            ls.shards.retain(|s| s.id != id);
+            self.save_logstore(ls)?;
+            Ok(())
+        })
     }
 
     fn check_shard_room(&self, ls: &Logstore, more: u32) -> ApiResult<()> {
@@ -469,16 +508,8 @@ impl Catalog {
     }
 
     fn save_logstore(&self, ls: Logstore) -> ApiResult<Arc<Logstore>> {
-        self.persist(&[(keys::logstore_key(&ls.project, &ls.name), to_json(&ls)?)], &[])?;
-        let ls = Arc::new(ls);
-        let mut state = self.state.write().expect("catalog lock");
-        let entry = state.get_mut(&ls.project).ok_or_else(|| ApiError::project_not_exist(&ls.project))?;
-        entry.logstores.insert(ls.name.clone(), ls.clone());
-        Ok(ls)
-    }
-
-    fn persist(&self, puts: &[(Vec<u8>, Vec<u8>)], deletes: &[Vec<u8>]) -> ApiResult<()> {
-        self.store.meta_write(puts, deletes).map_err(ApiError::internal)
+        self.commit(vec![(keys::logstore_key(&ls.project, &ls.name), to_json(&ls)?)], vec![])?;
+        Ok(Arc::new(ls))
     }
 }
 

@@ -22,6 +22,8 @@
 //!   the shard id and a readonly parent simply stops receiving records). Deleting a logstore
 //!   leaves its topic to its retention (the logstore's ttl): deleting a topic under librdkafka
 //!   2.12.1's clients crashed them in their metadata cache against tansu (docs/kafka.md).
+//! - **Catalog** ([`catalog_log`]): every node's catalog changes go through one shared topic,
+//!   applied in order by every node, so all nodes list the same projects, logstores and shards.
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -43,6 +45,10 @@ use uuid::Uuid;
 use crate::catalog::LogAdmin;
 use crate::config::KafkaConfig;
 use crate::store::{Append, GroupRecord, RecordHeader, RocksStore, ShardLog, StoreError, StoredGroup};
+
+mod catalog_log;
+
+pub use catalog_log::{catalog_topic, CatalogFollower, CatalogTopic};
 
 /// The topic of a logstore.
 pub fn topic_name(prefix: &str, stream: Uuid) -> String {
@@ -132,6 +138,11 @@ impl KafkaLog {
             timeout: Duration::from_millis(cfg.produce_timeout_ms),
             watermarks: Arc::new(Watermarks::default()),
         }))
+    }
+
+    /// The producer, shared with the catalog log.
+    pub fn producer(&self) -> FutureProducer {
+        self.producer.clone()
     }
 
     /// What the materializer advances as it stores records.
