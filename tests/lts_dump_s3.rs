@@ -1,65 +1,17 @@
 //! LTS dumps into an S3-compatible bucket (`[dump.s3]`, through the `object_store` crate) against
-//! a real S3 server: moto_server, installed by `scripts/moto-env` (found through
-//! `LOGTIDE_MOTO_SERVER`, else its default virtualenv) and started on a free loopback port. A
-//! missing moto_server fails the test: it is never skipped. Exports run with an injected clock.
+//! a real S3 server: moto_server (`common::moto`, never skipped). Exports run with an injected
+//! clock.
 
 mod common;
-
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
 use object_store::ObjectStoreExt;
 use reqwest::Method;
 use serde_json::json;
 
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_server_path() -> std::path::PathBuf {
-    if let Ok(path) = std::env::var("LOGTIDE_MOTO_SERVER") {
-        return path.into();
-    }
-    let default =
-        std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/logtide-moto-venv/bin/moto_server");
-    assert!(
-        default.exists(),
-        "moto_server is missing: run scripts/moto-env (scripts/test does) or set LOGTIDE_MOTO_SERVER"
-    );
-    default
-}
-
-async fn start_moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(moto_server_path())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server starts");
-    let moto = Moto { child, url: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if reqwest::get(format!("{}/", moto.url)).await.is_ok() {
-            return moto;
-        }
-        assert!(Instant::now() < deadline, "moto_server did not answer within 30 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn dumps_upload_every_line_to_an_s3_bucket() {
-    let moto = start_moto().await;
+    let moto = common::moto::start().await;
     let http = reqwest::Client::new();
     assert!(http.put(format!("{}/logs-s3", moto.url)).send().await.unwrap().status().is_success(), "create bucket");
     let toml = format!(

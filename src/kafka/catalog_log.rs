@@ -16,10 +16,10 @@ use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{client_config, one_result, unavailable, TopicAdmin};
+use super::{client_config, one_result, unavailable, SharedProducer, TopicAdmin};
 use crate::catalog::{Catalog, ChangeLog};
 use crate::config::KafkaConfig;
 use crate::store::StoreError;
@@ -31,7 +31,7 @@ pub fn catalog_topic(prefix: &str) -> String {
 
 /// Appends catalog changes to the catalog topic.
 pub struct CatalogTopic {
-    producer: FutureProducer,
+    producer: Arc<SharedProducer>,
     admin: Arc<TopicAdmin>,
     topic: String,
     timeout: Duration,
@@ -39,7 +39,7 @@ pub struct CatalogTopic {
 }
 
 impl CatalogTopic {
-    pub fn new(cfg: &KafkaConfig, producer: FutureProducer, admin: Arc<TopicAdmin>) -> CatalogTopic {
+    pub fn new(cfg: &KafkaConfig, producer: Arc<SharedProducer>, admin: Arc<TopicAdmin>) -> CatalogTopic {
         CatalogTopic {
             producer,
             admin,
@@ -67,13 +67,17 @@ impl CatalogTopic {
 impl ChangeLog for CatalogTopic {
     fn append(&self, record: Vec<u8>) -> Result<u64, String> {
         self.ensure()?;
-        let delivery = self
-            .producer
+        let producer = self.producer.get();
+        let failed = |e: rdkafka::error::KafkaError| {
+            self.producer.recover(&producer, &e);
+            e.to_string()
+        };
+        let delivery = producer
             .send_result(FutureRecord::<(), _>::to(&self.topic).partition(0).payload(&record))
-            .map_err(|(e, _)| e.to_string())?;
+            .map_err(|(e, _)| failed(e))?;
         match futures_executor::block_on(delivery) {
             Ok(Ok(d)) => Ok(d.offset as u64),
-            Ok(Err((e, _))) => Err(e.to_string()),
+            Ok(Err((e, _))) => Err(failed(e)),
             Err(_) => Err("the Kafka producer stopped".into()),
         }
     }
@@ -81,7 +85,7 @@ impl ChangeLog for CatalogTopic {
     fn end(&self) -> Result<u64, String> {
         self.ensure()?;
         let (_, high) =
-            self.producer.client().fetch_watermarks(&self.topic, 0, self.timeout).map_err(|e| e.to_string())?;
+            self.producer.get().client().fetch_watermarks(&self.topic, 0, self.timeout).map_err(|e| e.to_string())?;
         Ok(high.max(0) as u64)
     }
 }

@@ -28,7 +28,7 @@
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -108,18 +108,17 @@ impl Watermarks {
     }
 }
 
-/// The producing side of the Kafka backend; reads go to the local store the [`Materializer`]
-/// fills.
-pub struct KafkaLog {
-    producer: FutureProducer,
-    local: Arc<RocksStore>,
-    prefix: String,
-    timeout: Duration,
-    watermarks: Arc<Watermarks>,
+/// The idempotent producer of a node (shard records and catalog changes), replaced by a new one
+/// when librdkafka declares it unusable. After a broker restart, for instance, tansu fences the
+/// producer id the running producer holds, and an idempotent producer cannot recover from that by
+/// itself: every later record would fail.
+pub struct SharedProducer {
+    config: ClientConfig,
+    current: RwLock<FutureProducer>,
 }
 
-impl KafkaLog {
-    pub fn connect(cfg: &KafkaConfig, local: Arc<RocksStore>) -> Result<Arc<KafkaLog>, StoreError> {
+impl SharedProducer {
+    fn create(cfg: &KafkaConfig) -> Result<SharedProducer, StoreError> {
         let mut c = client_config(cfg);
         c.set("enable.idempotence", "true")
             .set("acks", "all")
@@ -131,8 +130,62 @@ impl KafkaLog {
             .set("queue.buffering.max.kbytes", (cfg.max_queued_bytes / 1024).max(1).to_string())
             .set("message.max.bytes", cfg.max_record_bytes.to_string());
         let producer: FutureProducer = c.create().map_err(|e| unavailable("cannot create the Kafka producer", e))?;
+        Ok(SharedProducer { config: c, current: RwLock::new(producer) })
+    }
+
+    /// The producer to send with now.
+    pub fn get(&self) -> FutureProducer {
+        self.current.read().expect("producer lock").clone()
+    }
+
+    /// After `used` failed with `e`: replaces it if it can no longer produce (a fatal error, or
+    /// the broker fenced or forgot its producer id). The records it holds fail; their requests
+    /// were or will be refused as retryable.
+    pub fn recover(&self, used: &FutureProducer, e: &KafkaError) {
+        let fenced = matches!(
+            e.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::ProducerFenced
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+                    | RDKafkaErrorCode::UnknownProducerId
+                    | RDKafkaErrorCode::OutOfOrderSequenceNumber
+                    | RDKafkaErrorCode::InvalidProducerIdMapping
+            )
+        );
+        let fatal = used.client().fatal_error();
+        if !fenced && fatal.is_none() {
+            return;
+        }
+        let mut current = self.current.write().expect("producer lock");
+        if current.client().native_ptr() != used.client().native_ptr() {
+            return; // replaced already
+        }
+        match self.config.create::<FutureProducer>() {
+            Ok(fresh) => {
+                tracing::error!(error = %e, fatal = ?fatal, "the Kafka producer can no longer produce; replaced by a new one");
+                let old = std::mem::replace(&mut *current, fresh);
+                // Dropping a producer waits for its queue: not on a request's thread.
+                let _ = std::thread::Builder::new().name("kafka-producer-drop".into()).spawn(move || drop(old));
+            }
+            Err(e) => tracing::error!(error = %e, "cannot create a new Kafka producer"),
+        }
+    }
+}
+
+/// The producing side of the Kafka backend; reads go to the local store the [`Materializer`]
+/// fills.
+pub struct KafkaLog {
+    producer: Arc<SharedProducer>,
+    local: Arc<RocksStore>,
+    prefix: String,
+    timeout: Duration,
+    watermarks: Arc<Watermarks>,
+}
+
+impl KafkaLog {
+    pub fn connect(cfg: &KafkaConfig, local: Arc<RocksStore>) -> Result<Arc<KafkaLog>, StoreError> {
         Ok(Arc::new(KafkaLog {
-            producer,
+            producer: Arc::new(SharedProducer::create(cfg)?),
             local,
             prefix: cfg.topic_prefix.clone(),
             timeout: Duration::from_millis(cfg.produce_timeout_ms),
@@ -141,7 +194,7 @@ impl KafkaLog {
     }
 
     /// The producer, shared with the catalog log.
-    pub fn producer(&self) -> FutureProducer {
+    pub fn producer(&self) -> Arc<SharedProducer> {
         self.producer.clone()
     }
 
@@ -152,7 +205,7 @@ impl KafkaLog {
 
     /// Waits up to `timeout` for everything queued to be delivered (on shutdown).
     pub fn flush(&self, timeout: Duration) {
-        let _ = self.producer.flush(timeout);
+        let _ = self.producer.get().flush(timeout);
     }
 }
 
@@ -168,6 +221,7 @@ impl ShardLog for KafkaLog {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
+        let producer = self.producer.get();
         let mut pending = Vec::with_capacity(items.len());
         for item in items.iter_mut() {
             let topic = topic_name(&self.prefix, item.stream);
@@ -176,12 +230,15 @@ impl ShardLog for KafkaLog {
                 group.header.receive_ns = now;
                 let value = group.header.encode(&group.payload);
                 let record = FutureRecord::<(), _>::to(&topic).partition(item.shard as i32).payload(&value);
-                match self.producer.send_result(record) {
+                match producer.send_result(record) {
                     Ok(delivery) => deliveries.push(delivery),
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                         return Err(StoreError::Unavailable("the Kafka producer queue is full".into()))
                     }
-                    Err((e, _)) => return Err(unavailable("cannot produce to Kafka", e)),
+                    Err((e, _)) => {
+                        self.producer.recover(&producer, &e);
+                        return Err(unavailable("cannot produce to Kafka", e));
+                    }
                 }
             }
             pending.push(deliveries);
@@ -198,7 +255,10 @@ impl ShardLog for KafkaLog {
                         first.get_or_insert(d.offset as u64 + 1);
                         lasts.push((item.stream, item.shard, d.offset as u64 + 1));
                     }
-                    Ok(Err((e, _))) => return Err(unavailable("Kafka did not acknowledge a record", e)),
+                    Ok(Err((e, _))) => {
+                        self.producer.recover(&producer, &e);
+                        return Err(unavailable("Kafka did not acknowledge a record", e));
+                    }
                     Err(_) => return Err(StoreError::Unavailable("the Kafka producer stopped".into())),
                 }
             }

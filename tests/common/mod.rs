@@ -3,6 +3,8 @@
 //! signer), and read everything back through cursors.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::net::SocketAddr;
 
 use base64::Engine;
