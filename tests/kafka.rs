@@ -369,8 +369,13 @@ where
     false
 }
 
-/// The sorted tags of every group of a logstore as `d` reads it.
+/// The sorted tags of every group of a logstore as `d` reads it (none while `d` does not list
+/// the logstore yet).
 async fn tags_on(d: &TestDaemon, logstore: &str) -> Vec<String> {
+    let path = format!("/logstores/{logstore}");
+    if d.req(reqwest::Method::GET, "kproj", &path).send().await.unwrap().status() != 200 {
+        return Vec::new();
+    }
     let mut tags: Vec<String> =
         d.pull_all("kproj", logstore).await.iter().map(|(_, g)| g.log_tags[0].value.clone()).collect();
     tags.sort();
@@ -555,6 +560,12 @@ async fn a_broker_restarted_on_s3_storage_keeps_every_acknowledged_write() {
     let kept = eventually(|| async { check(tags_on(&a, "kstore").await) }).await;
     assert!(kept, "the writing node reads every acknowledged write once: {:?}", tags_on(&a, "kstore").await);
     let fresh = TestDaemon::start(&toml).await;
+    // Its catalog comes first, from the start of the catalog log.
+    let listed = eventually(|| async {
+        fresh.req(reqwest::Method::GET, "kproj", "/logstores/kstore").send().await.unwrap().status() == 200
+    })
+    .await;
+    assert!(listed, "a new node lists the logstore from the restarted broker's catalog log");
     let kept = eventually(|| async { check(tags_on(&fresh, "kstore").await) }).await;
     assert!(
         kept,
