@@ -13,9 +13,10 @@
 //!   local RocksDB store (the embedded backend's column families and time index), at sequence =
 //!   offset + 1. The shard's last stored sequence *is* the consumed offset, written in the same
 //!   atomic batch as the data, so a restart resumes exactly after the last record stored: nothing
-//!   lost, nothing twice. Reads (cursors, PullLogs, queries) are served from that store. An
-//!   append also waits (up to the produce timeout) until the materializer has stored its records
-//!   ([`Watermarks`]), so a write acknowledged by a node is readable from that node at once.
+//!   lost, nothing twice. Reads (cursors, PullLogs, queries) are served from that store. A read
+//!   first waits (up to the produce timeout) until the materializer has stored every record this
+//!   node has acknowledged in the shards it reads ([`Watermarks`]), so a write acknowledged by a
+//!   node is readable from that node at once, and the write path never waits for the local copy.
 //! - **Admin** ([`TopicAdmin`], the catalog's [`LogAdmin`]): creating a logstore creates its topic
 //!   with one partition per shard; a split or merge adds the partitions of the new shard ids
 //!   (Kafka partitions are add-only, SLS shard ids are never reused, so the partition index stays
@@ -75,35 +76,54 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("{what}: {e}"))
 }
 
-/// How far the materializer has stored each shard (its end sequence), for appends to wait on.
+/// Per shard, how far the materializer has stored it and how far this node's acknowledged
+/// appends reach (end sequences): the read barrier of [`KafkaLog`].
 #[derive(Default)]
 pub struct Watermarks {
-    ends: Mutex<HashMap<(Uuid, u32), u64>>,
+    state: Mutex<Marks>,
     changed: Condvar,
+}
+
+#[derive(Default)]
+struct Marks {
+    stored: HashMap<(Uuid, u32), u64>,
+    acked: HashMap<(Uuid, u32), u64>,
 }
 
 impl Watermarks {
     fn advance(&self, stream: Uuid, shard: u32, end: u64) {
-        let mut ends = self.ends.lock().expect("watermarks lock");
-        let e = ends.entry((stream, shard)).or_insert(0);
+        let mut marks = self.state.lock().expect("watermarks lock");
+        let e = marks.stored.entry((stream, shard)).or_insert(0);
         if end > *e {
             *e = end;
             self.changed.notify_all();
         }
     }
 
-    /// Waits until the shard's end reaches `end`; false if `deadline` passed first.
-    fn wait(&self, stream: Uuid, shard: u32, end: u64, deadline: Instant) -> bool {
-        let mut ends = self.ends.lock().expect("watermarks lock");
+    fn acked(&self, stream: Uuid, shard: u32, end: u64) {
+        let mut marks = self.state.lock().expect("watermarks lock");
+        let e = marks.acked.entry((stream, shard)).or_insert(0);
+        *e = (*e).max(end);
+    }
+
+    /// Waits until every shard of `stream` (or only `shard`) is stored as far as this node's
+    /// acknowledged appends reach; false if `deadline` passed first.
+    fn wait_stored(&self, stream: Uuid, shard: Option<u32>, deadline: Instant) -> bool {
+        let mut marks = self.state.lock().expect("watermarks lock");
         loop {
-            if ends.get(&(stream, shard)).is_some_and(|e| *e >= end) {
+            let behind = marks.acked.iter().any(|(&(s, sh), &acked)| {
+                s == stream
+                    && shard.is_none_or(|want| want == sh)
+                    && marks.stored.get(&(s, sh)).copied().unwrap_or(0) < acked
+            });
+            if !behind {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
             }
-            ends = self.changed.wait_timeout(ends, left).expect("watermarks lock").0;
+            marks = self.changed.wait_timeout(marks, left).expect("watermarks lock").0;
         }
     }
 }
@@ -203,6 +223,17 @@ impl KafkaLog {
         self.watermarks.clone()
     }
 
+    /// Read-your-writes: waits (up to the produce timeout) until the materializer has stored every
+    /// record this node has acknowledged in the shard (or in every shard of the logstore).
+    fn read_barrier(&self, stream: Uuid, shard: Option<u32>) {
+        if !self.watermarks.wait_stored(stream, shard, Instant::now() + self.timeout) {
+            static SLOW: crate::logging::Throttle = crate::logging::Throttle::new(crate::logging::REPEAT_INTERVAL_MS);
+            if let Some(suppressed) = SLOW.allow() {
+                tracing::warn!(%stream, ?shard, suppressed, "the materializer lags; reading before this node's latest writes are stored");
+            }
+        }
+    }
+
     /// Waits up to `timeout` for everything queued to be delivered (on shutdown).
     pub fn flush(&self, timeout: Duration) {
         let _ = self.producer.get().flush(timeout);
@@ -264,18 +295,10 @@ impl ShardLog for KafkaLog {
             }
             firsts.push(first.unwrap_or(0));
         }
-        // Durable on the broker: acknowledged whatever follows. Waiting for the local copy only
-        // makes this node's reads see the write at once.
-        let deadline = Instant::now() + self.timeout;
+        // Durable on the broker: acknowledged now. This node's next read of the shard waits for
+        // the local copy (`read_barrier`), so the write path does not.
         for (stream, shard, seq) in lasts {
-            if !self.watermarks.wait(stream, shard, seq + 1, deadline) {
-                static SLOW: crate::logging::Throttle =
-                    crate::logging::Throttle::new(crate::logging::REPEAT_INTERVAL_MS);
-                if let Some(suppressed) = SLOW.allow() {
-                    tracing::warn!(%stream, shard, suppressed, "the materializer lags; acknowledging before the local copy");
-                }
-                break;
-            }
+            self.watermarks.acked(stream, shard, seq + 1);
         }
         Ok(firsts)
     }
@@ -288,21 +311,26 @@ impl ShardLog for KafkaLog {
         max_groups: usize,
         max_bytes: usize,
     ) -> Result<Vec<StoredGroup>, StoreError> {
+        self.read_barrier(stream, Some(shard));
         self.local.read(stream, shard, from, max_groups, max_bytes)
     }
     fn bounds(&self, stream: Uuid, shard: u32) -> Result<(u64, u64), StoreError> {
+        self.read_barrier(stream, Some(shard));
         self.local.bounds(stream, shard)
     }
     fn seek_receive_time(&self, stream: Uuid, shard: u32, unix_ns: u64) -> Result<u64, StoreError> {
+        self.read_barrier(stream, Some(shard));
         self.local.seek_receive_time(stream, shard, unix_ns)
     }
     fn trim_before(&self, stream: Uuid, shard: u32, unix_ns: u64) -> Result<u64, StoreError> {
         self.local.trim_before(stream, shard, unix_ns)
     }
     fn groups_in_time(&self, stream: Uuid, from: u32, to: u32) -> Result<Vec<(u32, u64)>, StoreError> {
+        self.read_barrier(stream, None);
         self.local.groups_in_time(stream, from, to)
     }
     fn read_at(&self, stream: Uuid, positions: &[(u32, u64)]) -> Result<Vec<StoredGroup>, StoreError> {
+        self.read_barrier(stream, None);
         self.local.read_at(stream, positions)
     }
     fn trim_index_before(&self, stream: Uuid, secs: u32) -> Result<(), StoreError> {

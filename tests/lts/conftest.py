@@ -15,6 +15,7 @@ Clients:
 
 import json
 import os
+import uuid
 import re
 
 import pytest
@@ -54,8 +55,9 @@ def _write_config(workdir):
         "token = %s" % json.dumps(TOKEN),
         "project_id = %s" % json.dumps(PROJECT_ID),
         "",
-        # More sections (scripts/test runs the suite again on the Kafka backend with it).
-        os.environ.get("LOGTIDE_EXTRA_TOML", ""),
+        # More sections (scripts/test runs the suite again on the Kafka backend with it). Each
+        # daemon gets its own "{unique}" (its own topics, hence its own shared catalog).
+        os.environ.get("LOGTIDE_EXTRA_TOML", "").replace("{unique}", uuid.uuid4().hex),
     ]
     with open(config_path, "w") as f:
         f.write("\n".join(lines))

@@ -96,8 +96,9 @@ def _write_config(workdir):
             "secret = %s" % json.dumps(WRITER_KEY[1]),
             'write_projects = ["*"]',
             "",
-            # More sections (scripts/test runs the suite again on the Kafka backend with it).
-            os.environ.get("LOGTIDE_EXTRA_TOML", ""),
+            # More sections (scripts/test runs the suite again on the Kafka backend with it). Each
+            # daemon gets its own "{unique}" (its own topics, hence its own shared catalog).
+            os.environ.get("LOGTIDE_EXTRA_TOML", "").replace("{unique}", uuid.uuid4().hex),
         ]
     )
     with open(config_path, "w") as f:
