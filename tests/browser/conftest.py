@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import uuid
 
 import pytest
 from aliyun.log import LogClient
@@ -82,6 +83,9 @@ def daemon(tmp_path_factory):
             "auto_create = true",
             'default_project = "%s"' % PROJECT,
             "",
+            # More sections (scripts/test runs the test again on the Kafka backend with it); each
+            # daemon gets its own "{unique}" (its own topics, hence its own shared catalog).
+            os.environ.get("LOGTIDE_EXTRA_TOML", "").replace("{unique}", uuid.uuid4().hex),
         ]))
     stderr_path = os.path.join(workdir, "daemon.stderr")
     with open(stderr_path, "ab") as stderr_file:
