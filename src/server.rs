@@ -27,9 +27,9 @@ struct Services {
     store: Arc<RocksStore>,
     workers: Arc<ShardWorkers>,
     /// With the Kafka backend: the thread consuming the shard log into `store`.
-    materializer: Option<crate::kafka::Materializer>,
+    materializer: Option<crate::kafka::ConsumerThread>,
     /// With the Kafka backend: the thread applying the shared catalog log.
-    follower: Option<crate::kafka::CatalogFollower>,
+    follower: Option<crate::kafka::ConsumerThread>,
 }
 
 impl Services {
@@ -79,13 +79,13 @@ impl Services {
                 if publish {
                     catalog.check_log_empty()?;
                 }
-                let follower = crate::kafka::CatalogFollower::start(k, changes, catalog.clone())?;
+                let follower = crate::kafka::follow_catalog(k, changes, catalog.clone())?;
                 if publish {
                     catalog.publish_local()?;
                 }
                 let listed = catalog.clone();
                 let wanted: crate::kafka::Wanted = Arc::new(move || listed.all_shards());
-                let materializer = crate::kafka::Materializer::start(k, store.clone(), wanted, log.watermarks())?;
+                let materializer = crate::kafka::start_materializer(k, store.clone(), wanted, log.watermarks())?;
                 (catalog, log, Some(materializer), Some(follower))
             }
         };

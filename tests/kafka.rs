@@ -398,6 +398,16 @@ async fn create_logstore_status(d: &TestDaemon, name: &str) -> (u16, String) {
     }
 }
 
+/// Two in-process nodes on `broker`, sharing one topic prefix, with project `kproj` created
+/// through the first; and their config.
+async fn two_nodes(broker: &Broker) -> (String, TestDaemon, TestDaemon) {
+    let toml = broker.kafka_toml();
+    let a = TestDaemon::start(&toml).await;
+    let b = TestDaemon::start(&toml).await;
+    a.create_project("kproj").await;
+    (toml, a, b)
+}
+
 /// Two nodes over one broker: one catalog (a logstore created through one is written through
 /// the other at once, a split or a delete on one reaches the other, two concurrent creates of
 /// one name give one logstore), and every write through either node is read back from both,
@@ -405,10 +415,7 @@ async fn create_logstore_status(d: &TestDaemon, name: &str) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_one_catalog_and_read_each_others_writes() {
     let broker = Broker::start();
-    let toml = broker.kafka_toml();
-    let a = TestDaemon::start(&toml).await;
-    let b = TestDaemon::start(&toml).await;
-    a.create_project("kproj").await;
+    let (_, a, b) = two_nodes(&broker).await;
     // Created through b right after a created the project: b catches up on the miss.
     b.create_logstore("kproj", "shared", 2).await;
     for i in 0..6 {
@@ -475,10 +482,7 @@ async fn two_nodes_share_one_catalog_and_read_each_others_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_node_catches_up_with_what_changed_while_it_was_down() {
     let broker = Broker::start();
-    let toml = broker.kafka_toml();
-    let a = TestDaemon::start(&toml).await;
-    let b = TestDaemon::start(&toml).await;
-    a.create_project("kproj").await;
+    let (toml, a, b) = two_nodes(&broker).await;
     a.create_logstore("kproj", "early", 2).await;
     for i in 0..5 {
         assert_eq!(a.put_lz4("kproj", "early", &group(&format!("e{i}"), 2)).await.status(), 200);

@@ -480,6 +480,14 @@ mod tests {
             Node::follow(catalog, log)
         }
 
+        /// Two nodes over one new log (keep the directories while they run).
+        fn pair() -> ([tempfile::TempDir; 2], Arc<MemLog>, Node, Node) {
+            let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+            let log = Arc::new(MemLog::default());
+            let (a, b) = (Node::open(dirs[0].path(), &log), Node::open(dirs[1].path(), &log));
+            (dirs, log, a, b)
+        }
+
         fn follow(catalog: Arc<Catalog>, log: &Arc<MemLog>) -> Node {
             let stop = Arc::new(AtomicBool::new(false));
             let (c, l, s) = (catalog.clone(), log.clone(), stop.clone());
@@ -517,9 +525,7 @@ mod tests {
 
     #[test]
     fn two_nodes_see_each_others_changes_at_once() {
-        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let log = Arc::new(MemLog::default());
-        let (a, b) = (Node::open(da.path(), &log), Node::open(db.path(), &log));
+        let (_dirs, log, a, b) = Node::pair();
         a.catalog.create_project("proj", "made on a").unwrap();
         let ls = a.catalog.create_logstore("proj", "store", settings(&a.catalog, 2)).unwrap();
         // A lookup on b that misses catches up with the log first.
@@ -540,9 +546,7 @@ mod tests {
 
     #[test]
     fn concurrent_creates_of_one_name_agree_on_one_winner() {
-        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let log = Arc::new(MemLog::default());
-        let (a, b) = (Node::open(da.path(), &log), Node::open(db.path(), &log));
+        let (_dirs, _log, a, b) = Node::pair();
         a.catalog.create_project("proj", "").unwrap();
         b.catalog.project("proj").unwrap();
         for round in 0..10 {

@@ -1,6 +1,6 @@
 //! The shared catalog's log on Kafka: the single partition of the topic `<topic_prefix>catalog`
 //! ([`CatalogTopic`], the catalog's [`ChangeLog`]) and the thread that applies it in order on
-//! this node ([`CatalogFollower`]).
+//! this node ([`follow_catalog`]).
 //!
 //! Every catalog change of every node is one JSON record there, appended with the idempotent
 //! `acks=all` producer; the topic keeps its records forever (`retention.ms = -1`), since a new
@@ -9,7 +9,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rdkafka::admin::{NewTopic, TopicReplication};
@@ -19,7 +18,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{client_config, one_result, unavailable, SharedProducer, TopicAdmin};
+use super::{local_offsets_consumer, one_result, ConsumerThread, SharedProducer, TopicAdmin};
 use crate::catalog::{Catalog, ChangeLog};
 use crate::config::KafkaConfig;
 use crate::store::StoreError;
@@ -90,48 +89,14 @@ impl ChangeLog for CatalogTopic {
     }
 }
 
-/// The thread applying the catalog topic to this node's catalog, in order.
-pub struct CatalogFollower {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl CatalogFollower {
-    pub fn start(
-        cfg: &KafkaConfig,
-        topic: Arc<CatalogTopic>,
-        catalog: Arc<Catalog>,
-    ) -> Result<CatalogFollower, StoreError> {
-        let mut c = client_config(cfg);
-        c.set("group.id", format!("{}catalog-follower", cfg.topic_prefix))
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .set("fetch.wait.max.ms", cfg.fetch_wait_ms.to_string());
-        let consumer: BaseConsumer =
-            c.create().map_err(|e| unavailable("cannot create the catalog log consumer", e))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("catalog-follower".into())
-            .spawn(move || follow(consumer, topic, catalog, flag))
-            .map_err(|e| unavailable("cannot start the catalog follower thread", e))?;
-        Ok(CatalogFollower { stop, handle: Some(handle) })
-    }
-
-    pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-impl Drop for CatalogFollower {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// Starts the follower: the thread applying the catalog topic to this node's catalog, in order.
+pub fn follow_catalog(
+    cfg: &KafkaConfig,
+    topic: Arc<CatalogTopic>,
+    catalog: Arc<Catalog>,
+) -> Result<ConsumerThread, StoreError> {
+    let consumer = local_offsets_consumer(cfg, "catalog-follower")?;
+    ConsumerThread::spawn("catalog-follower", move |stop| follow(consumer, topic, catalog, stop))
 }
 
 fn follow(consumer: BaseConsumer, topic: Arc<CatalogTopic>, catalog: Arc<Catalog>, stop: Arc<AtomicBool>) {

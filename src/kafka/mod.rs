@@ -9,7 +9,7 @@
 //!   the idempotent producer, and the request is acknowledged only once the broker has
 //!   acknowledged every record. A full producer queue, an unreachable or slow broker are the
 //!   retryable [`StoreError::Unavailable`]; the producer's queue is bounded, never the process.
-//! - **Read** ([`Materializer`]): a thread consumes every partition of every logstore into the
+//! - **Read** ([`start_materializer`]): a thread consumes every partition of every logstore into the
 //!   local RocksDB store (the embedded backend's column families and time index), at sequence =
 //!   offset + 1. The shard's last stored sequence *is* the consumed offset, written in the same
 //!   atomic batch as the data, so a restart resumes exactly after the last record stored: nothing
@@ -49,7 +49,7 @@ use crate::store::{Append, GroupRecord, RecordHeader, RocksStore, ShardLog, Stor
 
 mod catalog_log;
 
-pub use catalog_log::{catalog_topic, CatalogFollower, CatalogTopic};
+pub use catalog_log::{catalog_topic, follow_catalog, CatalogTopic};
 
 /// The topic of a logstore.
 pub fn topic_name(prefix: &str, stream: Uuid) -> String {
@@ -192,7 +192,7 @@ impl SharedProducer {
     }
 }
 
-/// The producing side of the Kafka backend; reads go to the local store the [`Materializer`]
+/// The producing side of the Kafka backend; reads go to the local store the [`start_materializer`]
 /// fills.
 pub struct KafkaLog {
     producer: Arc<SharedProducer>,
@@ -415,47 +415,27 @@ impl LogAdmin for TopicAdmin {
 /// The logstores to materialize and, for each, the shard ids whose partitions to consume.
 pub type Wanted = Arc<dyn Fn() -> Vec<(Uuid, Vec<u32>)> + Send + Sync>;
 
-/// The thread that consumes every partition into the local store.
-pub struct Materializer {
+/// A thread consuming from Kafka, stopped and joined when dropped.
+pub struct ConsumerThread {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
 
-/// How often the materializer compares its assignment with the catalog.
-const REASSIGN_EVERY: Duration = Duration::from_millis(200);
-/// Most records one local write takes.
-const MAX_BATCH_RECORDS: usize = 4096;
-
-impl Materializer {
-    pub fn start(
-        cfg: &KafkaConfig,
-        local: Arc<RocksStore>,
-        wanted: Wanted,
-        watermarks: Arc<Watermarks>,
-    ) -> Result<Materializer, StoreError> {
-        let mut c = client_config(cfg);
-        // Offsets are kept in the local store (the shard tails), not committed to Kafka; the
-        // group id only names this client to the broker.
-        c.set("group.id", format!("{}materializer", cfg.topic_prefix))
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("fetch.max.bytes", cfg.max_record_bytes.max(1 << 20).to_string())
-            .set("enable.partition.eof", "false")
-            // An append waits for its records to be stored here (see `fetch_wait_ms`).
-            .set("fetch.wait.max.ms", cfg.fetch_wait_ms.to_string());
-        let consumer: BaseConsumer = c.create().map_err(|e| unavailable("cannot create the Kafka consumer", e))?;
+impl ConsumerThread {
+    /// Starts `body` on a thread named `name`; `body` returns once its flag is set.
+    fn spawn(name: &str, body: impl FnOnce(Arc<AtomicBool>) + Send + 'static) -> Result<ConsumerThread, StoreError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let prefix = cfg.topic_prefix.clone();
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
-            .name("kafka-materializer".into())
-            .spawn(move || run(consumer, local, wanted, watermarks, prefix, flag))
-            .map_err(|e| unavailable("cannot start the materializer thread", e))?;
-        Ok(Materializer { stop, handle: Some(handle) })
+            .name(name.into())
+            .spawn(move || body(flag))
+            .map_err(|e| unavailable(&format!("cannot start the {name} thread"), e))?;
+        Ok(ConsumerThread { stop, handle: Some(handle) })
     }
+}
 
-    pub fn stop(&mut self) {
+impl Drop for ConsumerThread {
+    fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
             let _ = h.join();
@@ -463,10 +443,36 @@ impl Materializer {
     }
 }
 
-impl Drop for Materializer {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// A consumer that assigns its partitions itself and keeps its offsets in the local store, not
+/// in Kafka; the group id (`<prefix><role>`) only names it to the broker.
+fn local_offsets_consumer(cfg: &KafkaConfig, role: &str) -> Result<BaseConsumer, StoreError> {
+    let mut c = client_config(cfg);
+    c.set("group.id", format!("{}{role}", cfg.topic_prefix))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.max.bytes", cfg.max_record_bytes.max(1 << 20).to_string())
+        .set("enable.partition.eof", "false")
+        // A read waits for this node's acknowledged records to be stored (see `fetch_wait_ms`).
+        .set("fetch.wait.max.ms", cfg.fetch_wait_ms.to_string());
+    c.create().map_err(|e| unavailable(&format!("cannot create the Kafka consumer of the {role}"), e))
+}
+
+/// How often the materializer compares its assignment with the catalog.
+const REASSIGN_EVERY: Duration = Duration::from_millis(200);
+/// Most records one local write takes.
+const MAX_BATCH_RECORDS: usize = 4096;
+
+/// Starts the materializer: the thread that consumes every wanted partition into the local store.
+pub fn start_materializer(
+    cfg: &KafkaConfig,
+    local: Arc<RocksStore>,
+    wanted: Wanted,
+    watermarks: Arc<Watermarks>,
+) -> Result<ConsumerThread, StoreError> {
+    let consumer = local_offsets_consumer(cfg, "materializer")?;
+    let prefix = cfg.topic_prefix.clone();
+    ConsumerThread::spawn("kafka-materializer", move |stop| run(consumer, local, wanted, watermarks, prefix, stop))
 }
 
 fn run(
