@@ -45,6 +45,8 @@ pub trait ChangeLog: Send + Sync {
 pub const SYNC_WAIT: Duration = Duration::from_secs(1);
 /// How often a conflicted mutation is run again before the client gets a retryable error.
 const MAX_ATTEMPTS: usize = 8;
+/// Largest chunk of entries [`Catalog::publish_local`] appends as one record.
+const PUBLISH_CHUNK_BYTES: usize = 256 << 10;
 /// Outcomes of recent positions kept for proposers waiting on them.
 const OUTCOMES_KEPT: usize = 1024;
 
@@ -146,19 +148,39 @@ impl Catalog {
         Ok(())
     }
 
-    /// Appends every local entry as the first change of the (checked empty) log, so the catalog
-    /// of a node that ran alone becomes the shared one.
+    /// Appends every local entry as the first changes of the (checked empty) log, so the catalog
+    /// of a node that ran alone becomes the shared one. Entries go in chunks of at most
+    /// [`PUBLISH_CHUNK_BYTES`] (a broker's default record limit is 1 MB), projects before their
+    /// logstores; each chunk must follow the previous one directly in the log.
     pub fn publish_local(&self) -> anyhow::Result<()> {
-        let puts = self.local_entries()?;
-        let n = puts.len();
-        self.mutate(|| {
-            if self.change_log_position() > 0 {
-                return Err(ApiError::new(ErrorCode::ServerBusy, "another node published a catalog first"));
+        let entries = self.local_entries()?;
+        let n = entries.len();
+        let mut chunks: Vec<Vec<(Vec<u8>, Vec<u8>)>> = vec![Vec::new()];
+        let mut bytes = 0;
+        for entry in entries {
+            let size = entry.0.len() + entry.1.len();
+            if bytes + size > PUBLISH_CHUNK_BYTES && !chunks.last().is_some_and(Vec::is_empty) {
+                chunks.push(Vec::new());
+                bytes = 0;
             }
-            self.commit(puts.clone(), vec![])
-        })
-        .map_err(|e| anyhow::anyhow!("cannot publish this node's catalog: {}", e.message))?;
-        tracing::info!(entries = n, "published this node's catalog as the shared one");
+            bytes += size;
+            chunks.last_mut().expect("a chunk").push(entry);
+        }
+        let mut expected = 0;
+        for chunk in &chunks {
+            self.mutate(|| {
+                if self.change_log_position() != expected {
+                    return Err(ApiError::new(
+                        ErrorCode::ServerBusy,
+                        "another node changed the shared catalog while this node published its own",
+                    ));
+                }
+                self.commit(chunk.clone(), vec![])
+            })
+            .map_err(|e| anyhow::anyhow!("cannot publish this node's catalog: {}", e.message))?;
+            expected = self.change_log_position();
+        }
+        tracing::info!(entries = n, records = chunks.len(), "published this node's catalog as the shared one");
         Ok(())
     }
 
@@ -620,6 +642,14 @@ mod tests {
             c.create_project("alone", "").unwrap();
             c.create_logstore("alone", "store", settings(&c, 1)).unwrap();
         }
+        {
+            // Enough entries for more than one chunk.
+            let c = Catalog::load(RocksStore::open(da.path()).unwrap(), CatalogConfig::default()).unwrap();
+            let description = "d".repeat(4000);
+            for i in 0..80 {
+                c.create_project(&format!("big-{i}"), &description).unwrap();
+            }
+        }
         let log = Arc::new(MemLog::default());
         let open = |dir: &std::path::Path| {
             let c = Catalog::load(RocksStore::open(dir).unwrap(), CatalogConfig::default()).unwrap();
@@ -630,9 +660,12 @@ mod tests {
         a.check_log_empty().unwrap();
         let a = Node::follow(a, &log);
         a.catalog.publish_local().unwrap();
+        let records = log.end().unwrap();
+        assert!(records >= 2, "{records} records: published in chunks of at most {PUBLISH_CHUNK_BYTES} bytes");
         let id = a.catalog.logstore("alone", "store").unwrap().id;
         let b = Node::open(db.path(), &log);
         assert_eq!(b.catalog.logstore("alone", "store").unwrap().id, id);
+        assert_eq!(b.catalog.projects().len(), 81);
         // Another node with a catalog of its own cannot join a log that holds changes.
         let c = open(dc.path());
         assert!(c.has_unshared_entries());

@@ -133,6 +133,21 @@ fn follow(consumer: BaseConsumer, topic: Arc<CatalogTopic>, catalog: Arc<Catalog
             }
             Some(Ok(m)) => {
                 let at = m.offset().max(0) as u64;
+                if at < catalog.change_log_position() {
+                    // Assigned at the position, yet given an earlier record: the position was
+                    // out of range and the consumer restarted from the beginning.
+                    static BEHIND: crate::logging::Throttle =
+                        crate::logging::Throttle::new(crate::logging::REPEAT_INTERVAL_MS);
+                    if let Some(suppressed) = BEHIND.allow() {
+                        tracing::error!(
+                            at,
+                            position = catalog.change_log_position(),
+                            suppressed,
+                            "the catalog log holds fewer changes than this node has applied (was the topic \
+                             deleted or recreated?); this node keeps its catalog and skips the log up to its position"
+                        );
+                    }
+                }
                 catalog.apply_logged(at, m.payload().unwrap_or_default());
                 let now = catalog.change_log_position();
                 // Applied: the consumer goes on from there. Not applied (a local write failed):
