@@ -206,11 +206,12 @@ pub struct KafkaConfig {
     /// Largest record (one stored LogGroup) produced; the broker's `message.max.bytes` and the
     /// topic's `max.message.bytes` must allow it.
     pub max_record_bytes: usize,
-    /// Longest time the materializer's fetch waits at the broker for new records
-    /// (`fetch.wait.max.ms`), milliseconds. A long-polling broker (Kafka, Redpanda) answers as
-    /// soon as records arrive, so a larger value costs no latency there. tansu 0.6 holds every
-    /// fetch for the full wait, so there this value bounds how soon an append is readable, and so
-    /// its latency (docs/kafka.md).
+    /// Longest time the materializer's and the catalog follower's fetches wait at the broker for
+    /// new records (`fetch.wait.max.ms`), milliseconds. A long-polling broker (Kafka, Redpanda)
+    /// answers as soon as records arrive, so a larger value costs no latency there. tansu 0.6
+    /// holds every fetch for the full wait, so there this value bounds how soon a write is
+    /// readable (a read after a write waits for it) and how long a catalog change takes
+    /// (docs/kafka.md).
     pub fetch_wait_ms: u32,
     /// Further librdkafka properties for every client (e.g. `security.protocol`, `sasl.*`).
     pub client: std::collections::BTreeMap<String, String>,
