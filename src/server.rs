@@ -1,6 +1,7 @@
 //! Wiring and shutdown order: the only module that knows every part. Opening: store → catalog →
-//! shard workers → listener, with the retention and dump-export timers beside it. Shutdown: stop accepting and finish in-flight requests → drain the
-//! shard queues → flush RocksDB.
+//! (Kafka backend: the catalog follower, then the materializer) → shard workers → listener, with
+//! the retention and dump-export timers beside it. Shutdown: stop accepting and finish in-flight
+//! requests → drain the shard queues → stop the Kafka threads → flush RocksDB.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
