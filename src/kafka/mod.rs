@@ -574,6 +574,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_read_waits_for_the_acknowledged_end_of_its_shards_only() {
+        let w = Arc::new(Watermarks::default());
+        let (s, other) = (Uuid::new_v4(), Uuid::new_v4());
+        w.acked(s, 0, 5);
+        w.acked(other, 0, 9);
+        let soon = || Instant::now() + Duration::from_millis(30);
+        assert!(!w.wait_stored(s, Some(0), soon()), "acknowledged up to 5, nothing stored");
+        assert!(w.wait_stored(s, Some(1), soon()), "nothing acknowledged in shard 1");
+        w.advance(s, 0, 4);
+        assert!(!w.wait_stored(s, None, soon()), "stored up to 4 of 5");
+        w.advance(s, 0, 5);
+        assert!(w.wait_stored(s, Some(0), soon()));
+        assert!(w.wait_stored(s, None, soon()), "every shard of s");
+        assert!(!w.wait_stored(other, None, soon()), "another logstore waits on its own");
+        // A waiting read is woken by the materializer's progress.
+        let waiter = w.clone();
+        let t = std::thread::spawn(move || waiter.wait_stored(other, None, Instant::now() + Duration::from_secs(10)));
+        std::thread::sleep(Duration::from_millis(20));
+        w.advance(other, 0, 9);
+        assert!(t.join().unwrap());
+    }
+
+    #[test]
     fn topic_names_round_trip() {
         let id = Uuid::new_v4();
         let t = topic_name("logtide.", id);
