@@ -78,6 +78,14 @@ impl Services {
                 // before the follower applies anything of an existing log).
                 let publish = catalog.has_unshared_entries();
                 if publish {
+                    if catalog.stores_logs() {
+                        anyhow::bail!(
+                            "the data directory {} holds logs written without the shared Kafka catalog (by the \
+                             embedded backend or an earlier logtide); the Kafka backend cannot take them over: \
+                             start it on an empty data directory",
+                            dir.display()
+                        );
+                    }
                     catalog.check_log_empty()?;
                 }
                 let follower = crate::kafka::follow_catalog(k, changes, catalog.clone())?;

@@ -580,3 +580,36 @@ async fn a_broker_restarted_on_s3_storage_keeps_every_acknowledged_write() {
     fresh.stop().await;
     drop(broker);
 }
+
+/// A node that ran on the embedded store switches to the Kafka backend: its catalog becomes the
+/// shared one (topics created, a second node lists it, writes go through Kafka). A data
+/// directory holding embedded logs is refused instead: their sequences would collide with the
+/// Kafka offsets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_nodes_catalog_moves_to_kafka_and_its_logs_are_refused() {
+    let broker = Broker::start();
+    let toml = broker.kafka_toml();
+    let alone = TestDaemon::start("").await;
+    alone.create_project("kproj").await;
+    alone.create_logstore("kproj", "moved", 2).await;
+    let dir = alone.stop().await;
+    let a = TestDaemon::start_in(dir, &toml).await;
+    assert_eq!(a.put_lz4("kproj", "moved", &group("via-kafka", 2)).await.status(), 200);
+    let b = TestDaemon::start(&toml).await;
+    assert!(eventually(|| async { tags_on(&b, "moved").await == ["via-kafka"] }).await, "the second node reads it");
+    a.stop().await;
+    b.stop().await;
+
+    let with_logs = TestDaemon::start("").await;
+    with_logs.create_project("kproj").await;
+    with_logs.create_logstore("kproj", "kept", 2).await;
+    assert_eq!(with_logs.put_lz4("kproj", "kept", &group("embedded", 2)).await.status(), 200);
+    let dir = with_logs.stop().await;
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\n{}",
+        dir.path().join("data").display().to_string(),
+        broker.kafka_toml()
+    );
+    let err = logtide::Daemon::start(logtide::config::Config::from_toml(&text).unwrap()).await.err().expect("refused");
+    assert!(err.to_string().contains("cannot take them over"), "{err}");
+}

@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use super::{to_json, Catalog, Logstore, Project, ProjectEntry};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::store::keys;
+use crate::store::{keys, ShardLog};
 
 /// The ordered log several nodes share their catalog through (one Kafka partition).
 pub trait ChangeLog: Send + Sync {
@@ -129,6 +129,14 @@ impl Catalog {
             && !self.local_entries().unwrap_or_default().is_empty()
     }
 
+    /// Whether any shard of any logstore has ever stored a log here. The logs of a node that ran
+    /// alone cannot join a shared log: their sequences would collide with the Kafka offsets.
+    pub fn stores_logs(&self) -> bool {
+        self.all_shards().iter().any(|(stream, shards)| {
+            shards.iter().any(|&shard| self.store.bounds(*stream, shard).map_or(true, |(_, end)| end > 1))
+        })
+    }
+
     /// Refuses a node with catalog entries of its own when the shared log already holds
     /// changes: the two catalogs cannot be merged, and the node must start from an empty data
     /// directory. Needs the broker.
@@ -154,6 +162,17 @@ impl Catalog {
     /// logstores; each chunk must follow the previous one directly in the log.
     pub fn publish_local(&self) -> anyhow::Result<()> {
         let entries = self.local_entries()?;
+        // The logstores' topics first (idempotent): a node that ran on the embedded store has none.
+        if let Some(admin) = &self.log_admin {
+            for (k, v) in &entries {
+                if k.starts_with(keys::LOGSTORE_PREFIX) {
+                    let ls: Logstore = serde_json::from_slice(v)?;
+                    admin
+                        .create(ls.id, ls.next_shard_id, ls.settings.ttl)
+                        .map_err(|e| anyhow::anyhow!("cannot create the topic of logstore {}: {e}", ls.name))?;
+                }
+            }
+        }
         let n = entries.len();
         let mut chunks: Vec<Vec<(Vec<u8>, Vec<u8>)>> = vec![Vec::new()];
         let mut bytes = 0;
