@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::catalog::Logstore;
 use crate::error::{Dialect, ErrorCode};
-use crate::store::{GroupRecord, StoreFigures};
+use crate::store::{GroupRecord, LogFigures, StoreFigures};
 
 /// The `Content-Type` of a scrape answer (OpenMetrics text, which Prometheus reads).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -56,6 +56,10 @@ pub struct Sample<'a> {
     pub queue_lens: &'a [usize],
     /// Request bytes holding room in the in-flight budget.
     pub inflight_bytes: usize,
+    /// The Kafka backend's figures (None: the embedded store).
+    pub log: Option<LogFigures>,
+    /// The next position of the shared catalog log this node applies (None: not shared).
+    pub catalog_position: Option<u64>,
 }
 
 /// The daemon's metrics.
@@ -71,6 +75,16 @@ pub struct Metrics {
     commit_seconds: Vec<Histogram>,
     inflight_bytes: Gauge,
     rocks: RocksGauges,
+    kafka: KafkaGauges,
+}
+
+/// The Kafka backend's figures, set from [`LogFigures`] and the catalog position at each scrape;
+/// 0 on the embedded store.
+#[derive(Default)]
+struct KafkaGauges {
+    unstored_records: Gauge,
+    producer_replacements: Counter,
+    catalog_position: Gauge,
 }
 
 /// RocksDB figures, set from [`StoreFigures`] at each scrape.
@@ -181,6 +195,24 @@ impl Metrics {
             g.block_cache_bytes.clone(),
         );
 
+        let kafka = KafkaGauges::default();
+        let sub = r.sub_registry_with_prefix("kafka");
+        sub.register(
+            "unstored_records",
+            "Records this node has acknowledged that its local copy does not hold yet (reads of their shards wait for them)",
+            kafka.unstored_records.clone(),
+        );
+        sub.register(
+            "producer_replacements",
+            "Producers replaced because the broker fenced or forgot their producer id",
+            kafka.producer_replacements.clone(),
+        );
+        sub.register(
+            "catalog_log_position",
+            "The next position of the shared catalog log (topic <prefix>catalog) this node applies",
+            kafka.catalog_position.clone(),
+        );
+
         Metrics {
             registry: r,
             accepted_requests,
@@ -193,6 +225,7 @@ impl Metrics {
             commit_seconds,
             inflight_bytes,
             rocks,
+            kafka,
         }
     }
 
@@ -263,6 +296,15 @@ impl Metrics {
         g.memtable_bytes.set(gauge_value(s.memtable_bytes));
         g.live_sst_bytes.set(gauge_value(s.live_sst_bytes));
         g.block_cache_bytes.set(gauge_value(s.block_cache_bytes));
+        if let Some(log) = sample.log {
+            let k = &self.kafka;
+            k.unstored_records.set(gauge_value(log.unstored_records));
+            let seen = k.producer_replacements.get();
+            k.producer_replacements.inc_by(log.producer_replacements.saturating_sub(seen));
+        }
+        if let Some(position) = sample.catalog_position {
+            self.kafka.catalog_position.set(gauge_value(position));
+        }
         let mut out = String::with_capacity(16 * 1024);
         if encode(&mut out, &self.registry).is_err() {
             // Writing to a String cannot fail; keep the answer well-formed regardless.
@@ -331,7 +373,15 @@ mod tests {
         m.rejected(Dialect::Sls, ErrorCode::InvalidKey);
         m.rejected(Dialect::LtsReport, ErrorCode::InvalidKey);
         m.committed(1, Duration::from_millis(2));
-        let sample = Sample { store: StoreFigures::default(), queue_lens: &[4, 0], inflight_bytes: 1024 };
+        let log = LogFigures { unstored_records: 7, producer_replacements: 2 };
+        let sample = Sample {
+            store: StoreFigures::default(),
+            queue_lens: &[4, 0],
+            inflight_bytes: 1024,
+            log: Some(log),
+            catalog_position: Some(12),
+        };
+        m.render(&sample);
         let text = m.render(&sample);
         let l = r#"{project="p1",logstore="s1"}"#;
         assert_eq!(value(&text, &format!("logtide_accepted_requests_total{l}")), Some(2.0), "{text}");
@@ -343,6 +393,9 @@ mod tests {
         assert_eq!(value(&text, r#"logtide_shard_commit_duration_seconds_count{worker="1"}"#), Some(1.0));
         assert_eq!(value(&text, "logtide_inflight_bytes"), Some(1024.0));
         assert_eq!(value(&text, "logtide_rocksdb_write_stopped"), Some(0.0));
+        assert_eq!(value(&text, "logtide_kafka_unstored_records"), Some(7.0));
+        assert_eq!(value(&text, "logtide_kafka_producer_replacements_total"), Some(2.0), "not counted twice");
+        assert_eq!(value(&text, "logtide_kafka_catalog_log_position"), Some(12.0));
         assert!(text.ends_with("# EOF\n"));
     }
 }

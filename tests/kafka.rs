@@ -472,6 +472,23 @@ async fn two_nodes_share_one_catalog_and_read_each_others_writes() {
         })
         .await
     );
+    // Both nodes applied the same catalog changes, and hold every write they acknowledged.
+    let position = |d: &TestDaemon| {
+        let url = d.url("/metrics");
+        async move {
+            let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+            let figure = |name: &str| -> f64 {
+                let line =
+                    text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}"));
+                line.rsplit(' ').next().unwrap().parse().unwrap()
+            };
+            (figure("logtide_kafka_catalog_log_position"), figure("logtide_kafka_unstored_records"))
+        }
+    };
+    let (on_a, on_b) = (position(&a).await, position(&b).await);
+    assert!(on_a.0 >= 7.0, "project, logstore, 3 creates, split, delete: {on_a:?}");
+    assert_eq!(on_a, on_b, "(catalog position, unstored records) on both nodes");
+    assert_eq!(on_a.1, 0.0);
     a.stop().await;
     b.stop().await;
 }

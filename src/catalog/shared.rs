@@ -115,6 +115,11 @@ impl Catalog {
         Ok(self)
     }
 
+    /// With a shared catalog, the next log position this node applies (for `/metrics`).
+    pub fn shared_position(&self) -> Option<u64> {
+        self.shared.as_ref().map(|_| self.change_log_position())
+    }
+
     /// The next log position this node applies (where its follower resumes).
     pub fn change_log_position(&self) -> u64 {
         self.shared.as_ref().map_or(0, |s| s.applied.lock().expect("applied lock").at.next)

@@ -55,6 +55,12 @@ fn scrape(st: &AppState) -> String {
         .collect();
     let queue_lens = st.workers.queue_lens();
     let inflight_bytes = st.config.server.max_inflight_bytes.saturating_sub(st.inflight.available_bytes());
-    let sample = Sample { store: st.store.figures(&streams), queue_lens: &queue_lens, inflight_bytes };
+    let sample = Sample {
+        store: st.store.figures(&streams),
+        queue_lens: &queue_lens,
+        inflight_bytes,
+        log: st.log.log_figures(),
+        catalog_position: st.catalog.shared_position(),
+    };
     st.metrics.render(&sample)
 }

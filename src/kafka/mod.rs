@@ -45,7 +45,7 @@ use uuid::Uuid;
 
 use crate::catalog::LogAdmin;
 use crate::config::KafkaConfig;
-use crate::store::{Append, GroupRecord, RecordHeader, RocksStore, ShardLog, StoreError, StoredGroup};
+use crate::store::{Append, GroupRecord, LogFigures, RecordHeader, RocksStore, ShardLog, StoreError, StoredGroup};
 
 mod catalog_log;
 
@@ -106,6 +106,12 @@ impl Watermarks {
         *e = (*e).max(end);
     }
 
+    /// Records acknowledged by this node and not stored yet, over every shard.
+    fn unstored(&self) -> u64 {
+        let marks = self.state.lock().expect("watermarks lock");
+        marks.acked.iter().map(|(key, &acked)| acked.saturating_sub(marks.stored.get(key).copied().unwrap_or(0))).sum()
+    }
+
     /// Waits until every shard of `stream` (or only `shard`) is stored as far as this node's
     /// acknowledged appends reach; false if `deadline` passed first.
     fn wait_stored(&self, stream: Uuid, shard: Option<u32>, deadline: Instant) -> bool {
@@ -135,6 +141,7 @@ impl Watermarks {
 pub struct SharedProducer {
     config: ClientConfig,
     current: RwLock<FutureProducer>,
+    replacements: std::sync::atomic::AtomicU64,
 }
 
 impl SharedProducer {
@@ -150,7 +157,7 @@ impl SharedProducer {
             .set("queue.buffering.max.kbytes", (cfg.max_queued_bytes / 1024).max(1).to_string())
             .set("message.max.bytes", cfg.max_record_bytes.to_string());
         let producer: FutureProducer = c.create().map_err(|e| unavailable("cannot create the Kafka producer", e))?;
-        Ok(SharedProducer { config: c, current: RwLock::new(producer) })
+        Ok(SharedProducer { config: c, current: RwLock::new(producer), replacements: Default::default() })
     }
 
     /// The producer to send with now.
@@ -184,6 +191,7 @@ impl SharedProducer {
             Ok(fresh) => {
                 tracing::error!(error = %e, fatal = ?fatal, "the Kafka producer can no longer produce; replaced by a new one");
                 let old = std::mem::replace(&mut *current, fresh);
+                self.replacements.fetch_add(1, Ordering::Relaxed);
                 // Dropping a producer waits for its queue: not on a request's thread.
                 let _ = std::thread::Builder::new().name("kafka-producer-drop".into()).spawn(move || drop(old));
             }
@@ -335,6 +343,12 @@ impl ShardLog for KafkaLog {
     }
     fn trim_index_before(&self, stream: Uuid, secs: u32) -> Result<(), StoreError> {
         self.local.trim_index_before(stream, secs)
+    }
+    fn log_figures(&self) -> Option<LogFigures> {
+        Some(LogFigures {
+            unstored_records: self.watermarks.unstored(),
+            producer_replacements: self.producer.replacements.load(Ordering::Relaxed),
+        })
     }
 }
 

@@ -76,6 +76,15 @@ pub struct Append {
     pub groups: Vec<GroupRecord>,
 }
 
+/// What a shard log kept outside the process (Kafka) reports at each scrape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogFigures {
+    /// Records this node has acknowledged that its local copy does not hold yet.
+    pub unstored_records: u64,
+    /// Producers replaced since the start because the broker fenced or forgot them.
+    pub producer_replacements: u64,
+}
+
 /// A stored LogGroup read back.
 #[derive(Debug, Clone)]
 pub struct StoredGroup {
@@ -115,6 +124,10 @@ pub trait ShardLog: Send + Sync + 'static {
     fn read_at(&self, stream: Uuid, positions: &[(u32, u64)]) -> Result<Vec<StoredGroup>, StoreError>;
     /// Removes the time-index entries of groups whose log times all lie before `secs`.
     fn trim_index_before(&self, stream: Uuid, secs: u32) -> Result<(), StoreError>;
+    /// Figures of a shard log kept outside the process, for `/metrics` (None: the embedded store).
+    fn log_figures(&self) -> Option<LogFigures> {
+        None
+    }
 }
 
 /// Per-shard append state, owned by the store so sequence numbers stay dense.
