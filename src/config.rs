@@ -215,6 +215,28 @@ pub struct KafkaConfig {
     pub fetch_wait_ms: u32,
     /// Further librdkafka properties for every client (e.g. `security.protocol`, `sasl.*`).
     pub client: std::collections::BTreeMap<String, String>,
+    /// Every node of the cluster, as the base URL other nodes reach it at (`http://host:port`),
+    /// in the same order on every node. Empty: every node stores every shard. Otherwise each
+    /// shard is stored by `read_replicas` of these nodes, and the others read it from them
+    /// (docs/kafka.md, "Partition ownership").
+    pub nodes: Vec<String>,
+    /// This node's index in `nodes`.
+    pub node: usize,
+    /// How many nodes store each shard (at most the number of nodes); 0: two, or one on a
+    /// one-node list.
+    pub read_replicas: usize,
+    /// The shared secret of the nodes' internal read API; required with `nodes`.
+    pub cluster_secret: String,
+}
+
+impl KafkaConfig {
+    /// How many nodes store each shard.
+    pub fn replicas(&self) -> usize {
+        match self.read_replicas {
+            0 => self.nodes.len().min(2),
+            r => r,
+        }
+    }
 }
 
 impl Default for KafkaConfig {
@@ -229,6 +251,10 @@ impl Default for KafkaConfig {
             max_record_bytes: 8 << 20,
             fetch_wait_ms: 20,
             client: Default::default(),
+            nodes: Vec::new(),
+            node: 0,
+            read_replicas: 0,
+            cluster_secret: String::new(),
         }
     }
 }
@@ -397,6 +423,20 @@ impl Config {
             if k.replication_factor < 1 || k.produce_timeout_ms == 0 || k.max_queued_bytes < k.max_record_bytes {
                 p.push("storage.kafka: replication_factor and produce_timeout_ms must be at least 1, max_queued_bytes at least max_record_bytes".into());
             }
+            if !k.nodes.is_empty() {
+                if k.node >= k.nodes.len() || k.replicas() > k.nodes.len() {
+                    p.push("storage.kafka: node must be an index into nodes, and read_replicas at most the number of nodes".into());
+                }
+                if k.cluster_secret.len() < 16 {
+                    p.push(
+                        "storage.kafka.cluster_secret (at least 16 characters) is required with storage.kafka.nodes"
+                            .into(),
+                    );
+                }
+                if let Some(bad) = k.nodes.iter().find(|n| !crate::kafka::is_node_url(n)) {
+                    p.push(format!("storage.kafka.nodes: {bad:?} is not an http://host:port base URL"));
+                }
+            }
         }
         if self.storage.queue_depth == 0 {
             p.push("storage.queue_depth must be at least 1".into());
@@ -525,6 +565,16 @@ mod tests {
         let c = Config::from_toml("[storage]\nbackend = \"kafka\"\n[storage.kafka]\nbrokers = \"b:9092\"\n").unwrap();
         assert!(c.problems().is_empty(), "{:?}", c.problems());
         assert!(Config::from_toml("[storage]\nbackend = \"nats\"\n").is_err());
+        let cluster = |extra: &str| {
+            let text = format!("[storage]\nbackend = \"kafka\"\n[storage.kafka]\nbrokers = \"b:9092\"\n{extra}");
+            Config::from_toml(&text).unwrap().problems()
+        };
+        let nodes = "nodes = [\"http://10.0.0.1:8080\", \"http://10.0.0.2:8080\"]\n";
+        assert!(cluster(&format!("{nodes}node = 1\ncluster_secret = \"0123456789abcdef\"\n")).is_empty());
+        assert_eq!(cluster(&format!("{nodes}node = 2\ncluster_secret = \"0123456789abcdef\"\n")).len(), 1);
+        assert_eq!(cluster(&format!("{nodes}read_replicas = 3\ncluster_secret = \"0123456789abcdef\"\n")).len(), 1);
+        assert_eq!(cluster(nodes).len(), 1, "a secret is required");
+        assert_eq!(cluster("nodes = [\"10.0.0.1:8080\"]\ncluster_secret = \"0123456789abcdef\"\n").len(), 1);
     }
 
     #[test]

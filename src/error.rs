@@ -312,6 +312,18 @@ impl ApiError {
         ApiError::new(ErrorCode::InternalServerError, format!("internal error: {message}"))
     }
 
+    /// A failed read of the shard log: retryable `ServerBusy` when the log is unavailable (the
+    /// Kafka backend: a broker, or every node storing the shard, did not answer), an internal
+    /// error otherwise.
+    pub fn store(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Unavailable(why) => {
+                ApiError::new(ErrorCode::ServerBusy, format!("the shard log is unavailable ({why}); retry"))
+            }
+            other => ApiError::internal(other),
+        }
+    }
+
     pub fn project_not_exist(project: &str) -> Self {
         ApiError::new(ErrorCode::ProjectNotExist, format!("The Project does not exist : {project}"))
     }

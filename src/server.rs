@@ -65,39 +65,66 @@ impl Services {
             }
         })?;
         let catalog = Catalog::load(store.clone(), config.catalog.clone())?;
-        let (catalog, log, materializer, follower): (_, Arc<dyn ShardLog>, _, _) = match config.storage.backend {
-            Backend::Rocksdb => (Arc::new(catalog), store.clone(), None, None),
-            Backend::Kafka => {
-                let k = &config.storage.kafka;
-                let admin = Arc::new(crate::kafka::TopicAdmin::connect(k)?);
-                let log = crate::kafka::KafkaLog::connect(k, store.clone())?;
-                let changes = Arc::new(crate::kafka::CatalogTopic::new(k, log.producer(), admin.clone()));
-                let timeout = std::time::Duration::from_millis(k.produce_timeout_ms);
-                let catalog = Arc::new(catalog.with_log_admin(admin).with_change_log(changes.clone(), timeout)?);
-                // A node that ran alone before offers its catalog as the shared one (checked
-                // before the follower applies anything of an existing log).
-                let publish = catalog.has_unshared_entries();
-                if publish {
-                    if catalog.stores_logs() {
-                        anyhow::bail!(
-                            "the data directory {} holds logs written without the shared Kafka catalog (by the \
+        let (catalog, log, materializer, follower, peers): (_, Arc<dyn ShardLog>, _, _, _) =
+            match config.storage.backend {
+                Backend::Rocksdb => (Arc::new(catalog), store.clone(), None, None, None),
+                Backend::Kafka => {
+                    let k = &config.storage.kafka;
+                    let admin = Arc::new(crate::kafka::TopicAdmin::connect(k)?);
+                    let log = crate::kafka::KafkaLog::connect(k, store.clone())?;
+                    let changes = Arc::new(crate::kafka::CatalogTopic::new(k, log.producer(), admin.clone()));
+                    let timeout = std::time::Duration::from_millis(k.produce_timeout_ms);
+                    let catalog = Arc::new(catalog.with_log_admin(admin).with_change_log(changes.clone(), timeout)?);
+                    // A node that ran alone before offers its catalog as the shared one (checked
+                    // before the follower applies anything of an existing log).
+                    let publish = catalog.has_unshared_entries();
+                    if publish {
+                        if catalog.stores_logs() {
+                            anyhow::bail!(
+                                "the data directory {} holds logs written without the shared Kafka catalog (by the \
                              embedded backend or an earlier logtide); the Kafka backend cannot take them over: \
                              start it on an empty data directory",
-                            dir.display()
-                        );
+                                dir.display()
+                            );
+                        }
+                        catalog.check_log_empty()?;
                     }
-                    catalog.check_log_empty()?;
+                    let follower = crate::kafka::follow_catalog(k, changes, catalog.clone())?;
+                    if publish {
+                        catalog.publish_local()?;
+                    }
+                    // With a node list, this node stores only the shards it owns and reads the others
+                    // from their owners.
+                    let cluster = crate::kafka::Cluster::from_config(k).map(Arc::new);
+                    if let Some(cluster) = &cluster {
+                        let listed = catalog.clone();
+                        let shards_of: crate::kafka::ShardsOf = Arc::new(move |stream| {
+                            listed
+                                .all_shards()
+                                .into_iter()
+                                .find(|(s, _)| *s == stream)
+                                .map(|(_, ids)| ids)
+                                .unwrap_or_default()
+                        });
+                        log.set_cluster(cluster.clone(), shards_of);
+                    }
+                    let listed = catalog.clone();
+                    let owner = cluster.clone();
+                    let wanted: crate::kafka::Wanted = Arc::new(move || {
+                        let mut all = listed.all_shards();
+                        if let Some(c) = &owner {
+                            for (stream, shards) in &mut all {
+                                shards.retain(|&shard| c.owns(*stream, shard));
+                            }
+                            all.retain(|(_, shards)| !shards.is_empty());
+                        }
+                        all
+                    });
+                    let materializer = crate::kafka::start_materializer(k, store.clone(), wanted, log.watermarks())?;
+                    let peers = cluster.map(|c| (log.clone(), c));
+                    (catalog, log, Some(materializer), Some(follower), peers)
                 }
-                let follower = crate::kafka::follow_catalog(k, changes, catalog.clone())?;
-                if publish {
-                    catalog.publish_local()?;
-                }
-                let listed = catalog.clone();
-                let wanted: crate::kafka::Wanted = Arc::new(move || listed.all_shards());
-                let materializer = crate::kafka::start_materializer(k, store.clone(), wanted, log.watermarks())?;
-                (catalog, log, Some(materializer), Some(follower))
-            }
-        };
+            };
         let metrics = Arc::new(Metrics::new(config.worker_count(), config.storage.queue_depth));
         let workers = ShardWorkers::start_observed(
             log.clone(),
@@ -128,6 +155,7 @@ impl Services {
             metrics,
             workers: workers.clone(),
             store: store.clone(),
+            peers,
         });
         Ok(Services { state, tls, store, workers, materializer, follower })
     }

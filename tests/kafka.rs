@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{group, TestDaemon};
+use common::{group, now, TestDaemon};
 use prost::Message;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -629,4 +629,127 @@ async fn an_embedded_nodes_catalog_moves_to_kafka_and_its_logs_are_refused() {
     );
     let err = logtide::Daemon::start(logtide::config::Config::from_toml(&text).unwrap()).await.err().expect("refused");
     assert!(err.to_string().contains("cannot take them over"), "{err}");
+}
+
+/// The configs of nodes that divide the shards (`storage.kafka.nodes`) on free loopback ports:
+/// (port, config) per node.
+fn cluster_configs(broker: &Broker, nodes: usize, read_replicas: usize) -> Vec<(u16, String)> {
+    let base = broker.kafka_toml();
+    let ports: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
+    let list: Vec<String> = ports.iter().map(|p| format!("\"http://127.0.0.1:{p}\"")).collect();
+    (0..nodes)
+        .map(|i| {
+            let toml = format!(
+                "{base}nodes = [{}]\nnode = {i}\nread_replicas = {read_replicas}\ncluster_secret = \"test-cluster-secret-0123\"\n",
+                list.join(", ")
+            );
+            (ports[i], toml)
+        })
+        .collect()
+}
+
+/// Logs GetLogs (v2) finds in the last five minutes of a logstore, as `d` answers.
+async fn get_logs_count(d: &TestDaemon, logstore: &str) -> (u16, usize) {
+    let window = serde_json::json!({"from": now() - 300, "to": now() + 60, "query": "*", "line": 100});
+    let r = d
+        .req(reqwest::Method::POST, "kproj", &format!("/logstores/{logstore}/logs"))
+        .header("content-type", "application/json")
+        .body(window.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
+    if status != 200 {
+        eprintln!("GetLogs answered {status}: {body}");
+    }
+    (status, body["data"].as_array().map_or(0, Vec::len))
+}
+
+/// Nodes that divide the shards: each stores only the shards it owns, and reads (cursors,
+/// PullLogs, GetLogs over every shard) are the same through every node, read from the owners.
+/// With one replica, a stopped owner leaves its shards unreadable (retryable) and the others
+/// readable; with two, every shard stays readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_divide_the_shards_and_read_the_others_from_their_owners() {
+    let broker = Broker::start();
+    let configs = cluster_configs(&broker, 2, 1);
+    let a = TestDaemon::start_listening(tempfile::tempdir().unwrap(), configs[0].0, &configs[0].1).await;
+    let b = TestDaemon::start_listening(tempfile::tempdir().unwrap(), configs[1].0, &configs[1].1).await;
+    a.create_project("kproj").await;
+    a.create_logstore("kproj", "divided", 4).await;
+    let keys = ["00", "40", "80", "c0"];
+    for (shard, key) in keys.iter().enumerate() {
+        for (d, node) in [(&a, "a"), (&b, "b")] {
+            let g = group(&format!("s{shard}-{node}"), 3);
+            let raw = g.encode_to_vec();
+            let body = lz4_flex::block::compress(&raw);
+            let headers = [("x-log-compresstype", "lz4".to_string()), ("x-log-bodyrawsize", raw.len().to_string())];
+            let path = format!("/logstores/divided/shards/route?key={key}000000000000000000000000000000");
+            assert_eq!(d.put_raw("kproj", &path, body, &headers).await.status(), 200);
+        }
+    }
+    // Each node reads all 8 groups, about half of them from the other node (a node reads its
+    // own writes at once; the other node's once they are stored).
+    for d in [&a, &b] {
+        assert!(eventually(|| async { tags_on(d, "divided").await.len() == 8 }).await);
+        assert_eq!(get_logs_count(d, "divided").await, (200, 24), "GetLogs over every shard");
+    }
+    let cursor = a.cursor("kproj", "divided", 1, "begin").await;
+    assert_eq!(a.pull("kproj", "divided", 1, &cursor, 10).await, b.pull("kproj", "divided", 1, &cursor, 10).await);
+    // Read-your-writes through a, whichever node stores the shard: the read carries a's
+    // acknowledged end to the owner, which waits for it.
+    for (shard, key) in keys.iter().enumerate() {
+        let tag = format!("ryw-{shard}");
+        let g = group(&tag, 1);
+        let raw = g.encode_to_vec();
+        let body = lz4_flex::block::compress(&raw);
+        let headers = [("x-log-compresstype", "lz4".to_string()), ("x-log-bodyrawsize", raw.len().to_string())];
+        let path = format!("/logstores/divided/shards/route?key={key}000000000000000000000000000000");
+        assert_eq!(a.put_raw("kproj", &path, body, &headers).await.status(), 200);
+        let cursor = a.cursor("kproj", "divided", shard as u64, "begin").await;
+        let (groups, _) = a.pull("kproj", "divided", shard as u64, &cursor, 100).await;
+        assert!(groups.iter().any(|g| g.log_tags[0].value == tag), "shard {shard}: the write just acknowledged");
+    }
+
+    // The internal read API answers only the cluster secret.
+    let peer_read = serde_json::json!({"op": "bounds", "stream": uuid::Uuid::nil(), "shard": 0, "min_end": 0});
+    for secret in [None, Some("wrong-secret-0123456789")] {
+        let mut rb = reqwest::Client::new().post(a.url(logtide::kafka::PEER_READ_PATH)).body(peer_read.to_string());
+        if let Some(s) = secret {
+            rb = rb.header(logtide::kafka::SECRET_HEADER, s);
+        }
+        let (status, code) = common::error_code(rb.send().await.unwrap()).await;
+        assert_eq!((status, code.as_str()), (401, "Unauthorized"), "secret {secret:?}");
+    }
+
+    // b stops: the shards only b stores cannot be read through a (503, retryable), a's can.
+    b.stop().await;
+    let mut readable = 0;
+    for shard in 0..4u64 {
+        let path = format!("/logstores/divided/shards/{shard}?type=cursor&from=begin");
+        let r = a.req(reqwest::Method::GET, "kproj", &path).send().await.unwrap();
+        match r.status().as_u16() {
+            200 => readable += 1,
+            status => assert_eq!(common::error_code(r).await, (503, "ServerBusy".to_string()), "{status}"),
+        }
+    }
+    assert!((1..4).contains(&readable), "a stores some shards and not others: {readable} readable");
+    a.stop().await;
+
+    // Two replicas: with one node stopped, the other reads everything.
+    let configs = cluster_configs(&broker, 2, 2);
+    let a = TestDaemon::start_listening(tempfile::tempdir().unwrap(), configs[0].0, &configs[0].1).await;
+    let b = TestDaemon::start_listening(tempfile::tempdir().unwrap(), configs[1].0, &configs[1].1).await;
+    a.create_project("kproj").await;
+    a.create_logstore("kproj", "twice", 4).await;
+    for i in 0..8 {
+        assert_eq!(b.put_lz4("kproj", "twice", &group(&format!("t{i}"), 2)).await.status(), 200);
+    }
+    assert_eq!(tags_on(&b, "twice").await.len(), 8, "b reads its own writes at once");
+    assert!(eventually(|| async { tags_on(&a, "twice").await.len() == 8 }).await);
+    b.stop().await;
+    assert_eq!(tags_on(&a, "twice").await.len(), 8, "every shard is stored on both nodes");
+    assert_eq!(get_logs_count(&a, "twice").await, (200, 16));
+    a.stop().await;
 }

@@ -26,7 +26,7 @@ pub fn decode_cursor(cursor: &str) -> ApiResult<u64> {
 /// GetCursor: `begin`, `end`, or unix seconds (the first group received at or after it).
 pub fn get_cursor(store: &dyn ShardLog, ls: &Logstore, shard: u32, from: &str) -> ApiResult<u64> {
     ls.shard(shard)?;
-    let (first, end) = store.bounds(ls.id, shard).map_err(ApiError::internal)?;
+    let (first, end) = store.bounds(ls.id, shard).map_err(ApiError::store)?;
     match from {
         "begin" => Ok(first),
         "end" => Ok(end),
@@ -44,12 +44,12 @@ pub fn get_cursor(store: &dyn ShardLog, ls: &Logstore, shard: u32, from: &str) -
 /// GetCursorTime: the receive time (unix seconds) of the group at `cursor`.
 pub fn cursor_time(store: &dyn ShardLog, ls: &Logstore, shard: u32, cursor: u64) -> ApiResult<u64> {
     ls.shard(shard)?;
-    let (first, end) = store.bounds(ls.id, shard).map_err(ApiError::internal)?;
+    let (first, end) = store.bounds(ls.id, shard).map_err(ApiError::store)?;
     let at = if cursor == end && end > first { cursor - 1 } else { cursor };
     if at < first || at >= end {
         return Err(ApiError::new(ErrorCode::InvalidCursor, "cursor is out of range"));
     }
-    let group = store.read(ls.id, shard, at, 1, 0).map_err(ApiError::internal)?;
+    let group = store.read(ls.id, shard, at, 1, 0).map_err(ApiError::store)?;
     group
         .first()
         .map(|g| g.header.receive_ns / 1_000_000_000)
@@ -80,7 +80,7 @@ pub fn pull_logs(
     if count > 1000 {
         return Err(ApiError::param("count must be in [0, 1000]"));
     }
-    let (first, end) = store.bounds(ls.id, shard).map_err(ApiError::internal)?;
+    let (first, end) = store.bounds(ls.id, shard).map_err(ApiError::store)?;
     if cursor > end {
         return Err(ApiError::new(ErrorCode::InvalidCursor, "cursor is beyond the end of the shard"));
     }
@@ -90,7 +90,7 @@ pub fn pull_logs(
     let groups = if want == 0 {
         Vec::new()
     } else {
-        store.read(ls.id, shard, start, want, max_bytes).map_err(ApiError::internal)?
+        store.read(ls.id, shard, start, want, max_bytes).map_err(ApiError::store)?
     };
     let mut list = Vec::new();
     let mut raw = Vec::new();

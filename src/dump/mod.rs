@@ -552,7 +552,7 @@ impl Merge {
         let mut shards = Vec::new();
         // Every shard id ever used, including readonly shards no longer listed.
         for shard in 0..ls.next_shard_id {
-            let next = log.seek_receive_time(ls.id, shard, from_ns).map_err(ApiError::internal)?;
+            let next = log.seek_receive_time(ls.id, shard, from_ns).map_err(ApiError::store)?;
             shards.push(ShardCursor { shard, next, buffered: VecDeque::new(), done: false });
         }
         Ok(Merge { stream: ls.id, shards, to_ns })
@@ -562,7 +562,7 @@ impl Merge {
         for c in &mut self.shards {
             if c.buffered.is_empty() && !c.done {
                 let groups =
-                    log.read(self.stream, c.shard, c.next, READ_GROUPS, READ_BYTES).map_err(ApiError::internal)?;
+                    log.read(self.stream, c.shard, c.next, READ_GROUPS, READ_BYTES).map_err(ApiError::store)?;
                 c.done = groups.is_empty();
                 for g in groups {
                     if g.header.receive_ns >= self.to_ns {

@@ -7,6 +7,7 @@ pub mod body;
 pub mod callback;
 pub mod lts;
 pub mod ops;
+pub mod peer;
 pub mod response;
 pub mod router;
 pub mod sls;
@@ -52,6 +53,9 @@ pub struct AppState {
     pub workers: Arc<ShardWorkers>,
     /// For the RocksDB figures of `/metrics` (read-only).
     pub store: Arc<RocksStore>,
+    /// With the Kafka backend and `storage.kafka.nodes`: the log that answers other nodes' reads
+    /// of the shards this node stores, and the cluster.
+    pub peers: Option<(Arc<crate::kafka::KafkaLog>, Arc<crate::kafka::Cluster>)>,
 }
 
 impl AppState {

@@ -39,6 +39,9 @@ pub async fn handle(
     if parts.method == Method::OPTIONS {
         return Ok(webtrack::preflight(&parts.headers, request_id));
     }
+    if path == crate::kafka::PEER_READ_PATH && parts.method == Method::POST {
+        return super::peer::answer(state, &parts.headers, incoming, request_id).await;
+    }
     let project = project_of(&parts.headers, &state.config.catalog.endpoints);
     let endpoint = if path == "/" && parts.method == Method::GET && project.is_none() {
         Endpoint::ListProjects {

@@ -48,8 +48,27 @@ use crate::config::KafkaConfig;
 use crate::store::{Append, GroupRecord, LogFigures, RecordHeader, RocksStore, ShardLog, StoreError, StoredGroup};
 
 mod catalog_log;
+mod cluster;
 
 pub use catalog_log::{catalog_topic, follow_catalog, CatalogTopic};
+use cluster::WireGroup;
+pub use cluster::{
+    is_node_url, Cluster, PeerReply, PeerRequest, MAX_PEER_REQUEST_BYTES, PEER_READ_PATH, SECRET_HEADER,
+};
+
+/// The shard ids of a logstore (from the catalog).
+pub type ShardsOf = Arc<dyn Fn(Uuid) -> Vec<u32> + Send + Sync>;
+
+/// Where a read of some shards goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    /// This node stores them.
+    Local,
+    /// An owner, by its index in `storage.kafka.nodes`.
+    Node(usize),
+    /// Every owner failed.
+    Nowhere,
+}
 
 /// The topic of a logstore.
 pub fn topic_name(prefix: &str, stream: Uuid) -> String {
@@ -106,10 +125,35 @@ impl Watermarks {
         *e = (*e).max(end);
     }
 
-    /// Records acknowledged by this node and not stored yet, over every shard.
-    fn unstored(&self) -> u64 {
+    /// The end this node has acknowledged in a shard (0: nothing).
+    fn acked_end(&self, stream: Uuid, shard: u32) -> u64 {
+        self.state.lock().expect("watermarks lock").acked.get(&(stream, shard)).copied().unwrap_or(0)
+    }
+
+    /// Waits until the shard is stored up to `end`; false if `deadline` passed first.
+    fn wait_end(&self, stream: Uuid, shard: u32, end: u64, deadline: Instant) -> bool {
+        let mut marks = self.state.lock().expect("watermarks lock");
+        loop {
+            if end <= 1 || marks.stored.get(&(stream, shard)).is_some_and(|&s| s >= end) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            marks = self.changed.wait_timeout(marks, left).expect("watermarks lock").0;
+        }
+    }
+
+    /// Records acknowledged by this node and not stored yet, over the shards `stored_here`.
+    fn unstored(&self, stored_here: impl Fn(Uuid, u32) -> bool) -> u64 {
         let marks = self.state.lock().expect("watermarks lock");
-        marks.acked.iter().map(|(key, &acked)| acked.saturating_sub(marks.stored.get(key).copied().unwrap_or(0))).sum()
+        marks
+            .acked
+            .iter()
+            .filter(|((stream, shard), _)| stored_here(*stream, *shard))
+            .map(|(key, &acked)| acked.saturating_sub(marks.stored.get(key).copied().unwrap_or(0)))
+            .sum()
     }
 
     /// Waits until every shard of `stream` (or only `shard`) is stored as far as this node's
@@ -208,6 +252,8 @@ pub struct KafkaLog {
     prefix: String,
     timeout: Duration,
     watermarks: Arc<Watermarks>,
+    /// With `storage.kafka.nodes`: who stores which shard, and the logstores' shard ids.
+    cluster: std::sync::OnceLock<(Arc<Cluster>, ShardsOf)>,
 }
 
 impl KafkaLog {
@@ -218,7 +264,171 @@ impl KafkaLog {
             prefix: cfg.topic_prefix.clone(),
             timeout: Duration::from_millis(cfg.produce_timeout_ms),
             watermarks: Arc::new(Watermarks::default()),
+            cluster: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Reads shards this node does not store from the nodes that do (set once, at start).
+    pub fn set_cluster(&self, cluster: Arc<Cluster>, shards_of: ShardsOf) {
+        let _ = self.cluster.set((cluster, shards_of));
+    }
+
+    /// Reads a shard: from the local copy when this node stores it, else from its owners.
+    fn on_shard<T>(
+        &self,
+        stream: Uuid,
+        shard: u32,
+        local: impl FnOnce() -> Result<T, StoreError>,
+        request: impl Fn(u64) -> PeerRequest,
+        take: impl Fn(PeerReply) -> Option<T>,
+    ) -> Result<T, StoreError> {
+        match self.cluster.get() {
+            Some((cluster, _)) if !cluster.owns(stream, shard) => {
+                let min_end = self.watermarks.acked_end(stream, shard);
+                let mut last = String::from("no owner");
+                for node in cluster.owners(stream, shard) {
+                    match cluster.call(node, &request(min_end)) {
+                        Ok(PeerReply::Error(e)) | Err(e) => last = e,
+                        Ok(reply) => match take(reply) {
+                            Some(v) => return Ok(v),
+                            None => last = "an answer of another kind".into(),
+                        },
+                    }
+                }
+                Err(StoreError::Unavailable(format!("no node storing shard {shard} answered ({last})")))
+            }
+            _ => {
+                self.read_barrier(stream, Some(shard));
+                local()
+            }
+        }
+    }
+
+    /// Where to read each shard of `shards` from, the shards grouped by source: this node for
+    /// the shards it stores, else their owners in order, `skip[shard]` of them passed over after
+    /// failures.
+    fn plan(
+        &self,
+        cluster: &Cluster,
+        stream: Uuid,
+        shards: &[u32],
+        skip: &HashMap<u32, usize>,
+    ) -> BTreeMap<Source, Vec<u32>> {
+        let mut plan: BTreeMap<Source, Vec<u32>> = BTreeMap::new();
+        for &shard in shards {
+            let source = if cluster.owns(stream, shard) {
+                Source::Local
+            } else {
+                let next = cluster.owners(stream, shard).get(skip.get(&shard).copied().unwrap_or(0)).copied();
+                next.map_or(Source::Nowhere, Source::Node)
+            };
+            plan.entry(source).or_default().push(shard);
+        }
+        plan
+    }
+
+    /// Runs a read spanning several shards of a logstore: the local part for the shards this
+    /// node stores, one peer call per other node, the next owner for the shards of a node that
+    /// fails.
+    fn across_shards<T>(
+        &self,
+        cluster: &Cluster,
+        stream: Uuid,
+        shards: Vec<u32>,
+        mut local: impl FnMut(&[u32]) -> Result<Vec<T>, StoreError>,
+        request: impl Fn(&[u32], Vec<(u32, u64)>) -> PeerRequest,
+        take: impl Fn(PeerReply) -> Option<Vec<T>>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        let mut skip: HashMap<u32, usize> = HashMap::new();
+        let mut pending = shards;
+        while !pending.is_empty() {
+            let mut failed = Vec::new();
+            for (source, shards) in self.plan(cluster, stream, &pending, &skip) {
+                let node = match source {
+                    Source::Local => {
+                        for &shard in &shards {
+                            self.read_barrier(stream, Some(shard));
+                        }
+                        out.extend(local(&shards)?);
+                        continue;
+                    }
+                    Source::Nowhere => {
+                        return Err(StoreError::Unavailable(format!(
+                            "no node storing shards {shards:?} of logstore {stream} answered"
+                        )))
+                    }
+                    Source::Node(node) => node,
+                };
+                let min_ends = shards.iter().map(|&s| (s, self.watermarks.acked_end(stream, s))).collect();
+                let error = match cluster.call(node, &request(&shards, min_ends)) {
+                    Ok(PeerReply::Error(e)) | Err(e) => e,
+                    Ok(reply) => match take(reply) {
+                        Some(part) => {
+                            out.extend(part);
+                            continue;
+                        }
+                        None => "an answer of another kind".into(),
+                    },
+                };
+                tracing::warn!(node, %error, "a peer read failed; trying the next owner");
+                failed.extend(shards);
+            }
+            for &shard in &failed {
+                *skip.entry(shard).or_default() += 1;
+            }
+            pending = failed;
+        }
+        Ok(out)
+    }
+
+    /// Answers a peer's read from the local copy, once it holds what the peer acknowledged.
+    pub fn serve_peer(&self, request: PeerRequest) -> PeerReply {
+        let deadline = Instant::now() + self.timeout;
+        let ready = |stream: Uuid, ends: &[(u32, u64)]| {
+            ends.iter().all(|&(shard, end)| self.watermarks.wait_end(stream, shard, end, deadline))
+        };
+        let lagging = || PeerReply::Error("this node's copy lags behind the asking node's writes".into());
+        let failed = |e: StoreError| PeerReply::Error(e.to_string());
+        let groups = |r: Result<Vec<StoredGroup>, StoreError>| match r {
+            Ok(g) => PeerReply::Groups(g.iter().map(WireGroup::of).collect()),
+            Err(e) => failed(e),
+        };
+        match request {
+            PeerRequest::Read { stream, shard, from, max_groups, max_bytes, min_end } => {
+                if !ready(stream, &[(shard, min_end)]) {
+                    return lagging();
+                }
+                groups(self.local.read(stream, shard, from, max_groups, max_bytes))
+            }
+            PeerRequest::Bounds { stream, shard, min_end } => {
+                if !ready(stream, &[(shard, min_end)]) {
+                    return lagging();
+                }
+                self.local.bounds(stream, shard).map_or_else(failed, |(a, b)| PeerReply::Bounds(a, b))
+            }
+            PeerRequest::SeekReceiveTime { stream, shard, unix_ns, min_end } => {
+                if !ready(stream, &[(shard, min_end)]) {
+                    return lagging();
+                }
+                self.local.seek_receive_time(stream, shard, unix_ns).map_or_else(failed, PeerReply::Seq)
+            }
+            PeerRequest::GroupsInTime { stream, shards, from, to, min_ends } => {
+                if !ready(stream, &min_ends) {
+                    return lagging();
+                }
+                match self.local.groups_in_time(stream, from, to) {
+                    Ok(all) => PeerReply::Positions(all.into_iter().filter(|(s, _)| shards.contains(s)).collect()),
+                    Err(e) => failed(e),
+                }
+            }
+            PeerRequest::ReadAt { stream, positions, min_ends } => {
+                if !ready(stream, &min_ends) {
+                    return lagging();
+                }
+                groups(self.local.read_at(stream, &positions))
+            }
+        }
     }
 
     /// The producer, shared with the catalog log.
@@ -319,34 +529,98 @@ impl ShardLog for KafkaLog {
         max_groups: usize,
         max_bytes: usize,
     ) -> Result<Vec<StoredGroup>, StoreError> {
-        self.read_barrier(stream, Some(shard));
-        self.local.read(stream, shard, from, max_groups, max_bytes)
+        self.on_shard(
+            stream,
+            shard,
+            || self.local.read(stream, shard, from, max_groups, max_bytes),
+            |min_end| PeerRequest::Read { stream, shard, from, max_groups, max_bytes, min_end },
+            |reply| match reply {
+                PeerReply::Groups(g) => g.into_iter().map(WireGroup::into_stored).collect(),
+                _ => None,
+            },
+        )
     }
     fn bounds(&self, stream: Uuid, shard: u32) -> Result<(u64, u64), StoreError> {
-        self.read_barrier(stream, Some(shard));
-        self.local.bounds(stream, shard)
+        self.on_shard(
+            stream,
+            shard,
+            || self.local.bounds(stream, shard),
+            |min_end| PeerRequest::Bounds { stream, shard, min_end },
+            |reply| match reply {
+                PeerReply::Bounds(a, b) => Some((a, b)),
+                _ => None,
+            },
+        )
     }
     fn seek_receive_time(&self, stream: Uuid, shard: u32, unix_ns: u64) -> Result<u64, StoreError> {
-        self.read_barrier(stream, Some(shard));
-        self.local.seek_receive_time(stream, shard, unix_ns)
+        self.on_shard(
+            stream,
+            shard,
+            || self.local.seek_receive_time(stream, shard, unix_ns),
+            |min_end| PeerRequest::SeekReceiveTime { stream, shard, unix_ns, min_end },
+            |reply| match reply {
+                PeerReply::Seq(s) => Some(s),
+                _ => None,
+            },
+        )
     }
     fn trim_before(&self, stream: Uuid, shard: u32, unix_ns: u64) -> Result<u64, StoreError> {
         self.local.trim_before(stream, shard, unix_ns)
     }
     fn groups_in_time(&self, stream: Uuid, from: u32, to: u32) -> Result<Vec<(u32, u64)>, StoreError> {
-        self.read_barrier(stream, None);
-        self.local.groups_in_time(stream, from, to)
+        let Some((cluster, shards_of)) = self.cluster.get() else {
+            self.read_barrier(stream, None);
+            return self.local.groups_in_time(stream, from, to);
+        };
+        self.across_shards(
+            cluster,
+            stream,
+            shards_of(stream),
+            |mine| {
+                Ok(self.local.groups_in_time(stream, from, to)?.into_iter().filter(|(s, _)| mine.contains(s)).collect())
+            },
+            |shards, min_ends| PeerRequest::GroupsInTime { stream, shards: shards.to_vec(), from, to, min_ends },
+            |reply| match reply {
+                PeerReply::Positions(p) => Some(p),
+                _ => None,
+            },
+        )
     }
     fn read_at(&self, stream: Uuid, positions: &[(u32, u64)]) -> Result<Vec<StoredGroup>, StoreError> {
-        self.read_barrier(stream, None);
-        self.local.read_at(stream, positions)
+        let Some((cluster, _)) = self.cluster.get() else {
+            self.read_barrier(stream, None);
+            return self.local.read_at(stream, positions);
+        };
+        let mut shards: Vec<u32> = positions.iter().map(|(s, _)| *s).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        let of = |wanted: &[u32]| -> Vec<(u32, u64)> {
+            positions.iter().filter(|(s, _)| wanted.contains(s)).copied().collect()
+        };
+        let found = self.across_shards(
+            cluster,
+            stream,
+            shards,
+            |mine| self.local.read_at(stream, &of(mine)),
+            |wanted, min_ends| PeerRequest::ReadAt { stream, positions: of(wanted), min_ends },
+            |reply| match reply {
+                PeerReply::Groups(g) => g.into_iter().map(WireGroup::into_stored).collect(),
+                _ => None,
+            },
+        )?;
+        // In the order asked.
+        let mut by_position: HashMap<(u32, u64), StoredGroup> =
+            found.into_iter().map(|g| ((g.shard, g.seq), g)).collect();
+        Ok(positions.iter().filter_map(|p| by_position.remove(p)).collect())
     }
     fn trim_index_before(&self, stream: Uuid, secs: u32) -> Result<(), StoreError> {
         self.local.trim_index_before(stream, secs)
     }
     fn log_figures(&self) -> Option<LogFigures> {
         Some(LogFigures {
-            unstored_records: self.watermarks.unstored(),
+            unstored_records: self
+                .watermarks
+                .unstored(|stream, shard| self.cluster.get().is_none_or(|(cluster, _)| cluster.owns(stream, shard))),
             producer_replacements: self.producer.replacements.load(Ordering::Relaxed),
         })
     }

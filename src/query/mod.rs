@@ -128,11 +128,11 @@ pub fn search(
 ) -> ApiResult<Vec<Match>> {
     let from_ns = start_ns.saturating_sub(LOOKBACK_NS);
     let (from_s, to_s) = (secs(from_ns), secs(end_ns));
-    let positions = log.groups_in_time(stream, from_s, to_s).map_err(ApiError::internal)?;
+    let positions = log.groups_in_time(stream, from_s, to_s).map_err(ApiError::store)?;
     // (order key, line number slot, matched)
     let mut entries: Vec<((u64, u64, LogPos), bool)> = Vec::new();
     for chunk in positions.chunks(READ_CHUNK) {
-        for stored in log.read_at(stream, chunk).map_err(ApiError::internal)? {
+        for stored in log.read_at(stream, chunk).map_err(ApiError::store)? {
             let group = decode_group(&stored)?;
             let labels = group_labels(&group);
             for (index, l) in group.logs.iter().enumerate() {
@@ -172,7 +172,7 @@ pub fn fetch(log: &dyn ShardLog, stream: Uuid, page: &[Match]) -> ApiResult<Hash
     positions.dedup();
     let mut groups = HashMap::new();
     for chunk in positions.chunks(READ_CHUNK) {
-        for stored in log.read_at(stream, chunk).map_err(ApiError::internal)? {
+        for stored in log.read_at(stream, chunk).map_err(ApiError::store)? {
             groups.insert((stored.shard, stored.seq), decode_group(&stored)?);
         }
     }

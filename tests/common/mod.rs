@@ -28,8 +28,13 @@ impl TestDaemon {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, extra_toml: &str) -> TestDaemon {
+        Self::start_listening(dir, 0, extra_toml).await
+    }
+
+    /// A daemon on a given loopback port (0: any), for configs that name it.
+    pub async fn start_listening(dir: tempfile::TempDir, port: u16, extra_toml: &str) -> TestDaemon {
         let text = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\n{extra_toml}",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = {:?}\n{extra_toml}",
             dir.path().join("data").display().to_string()
         );
         let config = Config::from_toml(&text).unwrap();
