@@ -997,7 +997,7 @@ fn trickling_bodies_do_not_starve_well_behaved_requests() {
     let per = MAX_WIRE.div_ceil(1024);
     let total = INFLIGHT / 1024;
     let mut lengths = vec![MAX_WIRE; total / per];
-    if total % per > 0 {
+    if !total.is_multiple_of(per) {
         lengths.push(total % per * 1024);
     }
     let mut held = Vec::new();

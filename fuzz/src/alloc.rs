@@ -22,7 +22,7 @@ fn too_large(size: usize) -> ! {
     use std::io::Write;
     let mut buf = [0u8; 128];
     let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    let _ = write!(cursor, "fuzz alloc cap: an allocation of {size} bytes (limit {LIMIT})\n");
+    let _ = writeln!(cursor, "fuzz alloc cap: an allocation of {size} bytes (limit {LIMIT})");
     let n = cursor.position() as usize;
     let _ = std::io::stderr().write_all(&buf[..n]);
     std::process::abort();

@@ -85,6 +85,9 @@ pub struct LogFigures {
     pub producer_replacements: u64,
 }
 
+/// Records of one shard at given sequences: `(logstore, shard, [(sequence, group)])`.
+pub type ShardRecords = (Uuid, u32, Vec<(u64, GroupRecord)>);
+
 /// A stored LogGroup read back.
 #[derive(Debug, Clone)]
 pub struct StoredGroup {
@@ -345,7 +348,7 @@ impl RocksStore {
     /// says where to resume. Records at or below a shard's last stored sequence are skipped (a
     /// redelivery); receive times are made non-decreasing along each shard, as `append` keeps
     /// them.
-    pub fn append_at(&self, writes: Vec<(Uuid, u32, Vec<(u64, GroupRecord)>)>) -> Result<(), StoreError> {
+    pub fn append_at(&self, writes: Vec<ShardRecords>) -> Result<(), StoreError> {
         let mut batch = Batch::default();
         let mut new_tails: HashMap<(Uuid, u32), Tail> = HashMap::new();
         for (stream, shard, records) in writes {
