@@ -104,6 +104,19 @@ async fn daemon_on(broker: &Broker) -> (TestDaemon, String) {
     (d, prefix)
 }
 
+/// PutLogs (LZ4) of `group` to the shard of `kproj`/`logstore` owning the hash key `key`.
+async fn put_routed(
+    d: &TestDaemon,
+    logstore: &str,
+    key: &str,
+    group: &logtide::wire::pb::LogGroup,
+) -> reqwest::Response {
+    let raw = group.encode_to_vec();
+    let body = lz4_flex::block::compress(&raw);
+    let headers = [("x-log-compresstype", "lz4".to_string()), ("x-log-bodyrawsize", raw.len().to_string())];
+    d.put_raw("kproj", &format!("/logstores/{logstore}/shards/route?key={key}"), body, &headers).await
+}
+
 /// Waits until `pull_all` returns `want` groups (the materializer consumes asynchronously).
 async fn pull_until(
     d: &TestDaemon,
@@ -178,11 +191,7 @@ async fn hash_keys_land_in_their_shards_partition_and_read_back() {
     ];
     for round in 0..3 {
         for (shard, key) in keys.iter().enumerate() {
-            let g = group(&format!("s{shard}-r{round}"), 5);
-            let raw = g.encode_to_vec();
-            let body = lz4_flex::block::compress(&raw);
-            let headers = [("x-log-compresstype", "lz4".to_string()), ("x-log-bodyrawsize", raw.len().to_string())];
-            let r = d.put_raw("kproj", &format!("/logstores/kstore/shards/route?key={key}"), body, &headers).await;
+            let r = put_routed(&d, "kstore", key, &group(&format!("s{shard}-r{round}"), 5)).await;
             assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
         }
     }
@@ -222,12 +231,7 @@ async fn hash_keys_land_in_their_shards_partition_and_read_back() {
     assert_eq!(logtide_topics(&brokers, &prefix)[0].1, 8);
     let r = d.put_lz4("kproj", "kstore", &group("after-split", 3)).await;
     assert_eq!(r.status(), 200);
-    let g = group("child", 2);
-    let raw = g.encode_to_vec();
-    let body = lz4_flex::block::compress(&raw);
-    let headers = [("x-log-compresstype", "lz4".to_string()), ("x-log-bodyrawsize", raw.len().to_string())];
-    let r =
-        d.put_raw("kproj", "/logstores/kstore/shards/route?key=30000000000000000000000000000000", body, &headers).await;
+    let r = put_routed(&d, "kstore", "30000000000000000000000000000000", &group("child", 2)).await;
     assert_eq!(r.status(), 200);
     let got = pull_until(&d, "kproj", "kstore", 14).await;
     assert_eq!(got.len(), 14);
@@ -681,12 +685,8 @@ async fn nodes_divide_the_shards_and_read_the_others_from_their_owners() {
     let keys = ["00", "40", "80", "c0"];
     for (shard, key) in keys.iter().enumerate() {
         for (d, node) in [(&a, "a"), (&b, "b")] {
-            let g = group(&format!("s{shard}-{node}"), 3);
-            let raw = g.encode_to_vec();
-            let body = lz4_flex::block::compress(&raw);
-            let headers = [("x-log-compresstype", "lz4".to_string()), ("x-log-bodyrawsize", raw.len().to_string())];
-            let path = format!("/logstores/divided/shards/route?key={key}000000000000000000000000000000");
-            assert_eq!(d.put_raw("kproj", &path, body, &headers).await.status(), 200);
+            let (key, g) = (format!("{key}{}", "0".repeat(30)), group(&format!("s{shard}-{node}"), 3));
+            assert_eq!(put_routed(d, "divided", &key, &g).await.status(), 200);
         }
     }
     // Each node reads all 8 groups, about half of them from the other node (a node reads its
@@ -701,12 +701,8 @@ async fn nodes_divide_the_shards_and_read_the_others_from_their_owners() {
     // acknowledged end to the owner, which waits for it.
     for (shard, key) in keys.iter().enumerate() {
         let tag = format!("ryw-{shard}");
-        let g = group(&tag, 1);
-        let raw = g.encode_to_vec();
-        let body = lz4_flex::block::compress(&raw);
-        let headers = [("x-log-compresstype", "lz4".to_string()), ("x-log-bodyrawsize", raw.len().to_string())];
-        let path = format!("/logstores/divided/shards/route?key={key}000000000000000000000000000000");
-        assert_eq!(a.put_raw("kproj", &path, body, &headers).await.status(), 200);
+        let r = put_routed(&a, "divided", &format!("{key}{}", "0".repeat(30)), &group(&tag, 1)).await;
+        assert_eq!(r.status(), 200);
         let cursor = a.cursor("kproj", "divided", shard as u64, "begin").await;
         let (groups, _) = a.pull("kproj", "divided", shard as u64, &cursor, 100).await;
         assert!(groups.iter().any(|g| g.log_tags[0].value == tag), "shard {shard}: the write just acknowledged");
