@@ -423,15 +423,7 @@ impl Catalog {
         let began = Instant::now();
         let from = self.change_log_position();
         let Ok(end) = shared.log.end() else { return false };
-        let deadline = Instant::now() + SYNC_WAIT;
-        let mut applied = shared.applied.lock().expect("applied lock");
-        while applied.at.next < end {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            applied = shared.changed.wait_timeout(applied, left).expect("applied lock").0;
-        }
+        let applied = shared.wait_applied(end, SYNC_WAIT);
         let moved = applied.at.next > from;
         drop(applied);
         *last = Some(began);
@@ -443,18 +435,15 @@ impl Shared {
     /// Waits until position `at` is applied here; whether its change was accepted (None: not
     /// applied within the timeout).
     fn outcome(&self, at: u64) -> Option<bool> {
-        let deadline = Instant::now() + self.timeout;
-        let mut applied = self.applied.lock().expect("applied lock");
-        loop {
-            if applied.at.next > at {
-                return Some(applied.outcomes.iter().rev().find(|(p, _)| *p == at).is_some_and(|(_, ok)| *ok));
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            applied = self.changed.wait_timeout(applied, left).expect("applied lock").0;
-        }
+        let applied = self.wait_applied(at + 1, self.timeout);
+        (applied.at.next > at).then(|| applied.outcomes.iter().rev().find(|(p, _)| *p == at).is_some_and(|(_, ok)| *ok))
+    }
+
+    /// Waits (at most `timeout`) until every position before `end` is applied here; the applied
+    /// state then, whether or not it got there.
+    fn wait_applied(&self, end: u64, timeout: Duration) -> std::sync::MutexGuard<'_, Applied> {
+        let applied = self.applied.lock().expect("applied lock");
+        self.changed.wait_timeout_while(applied, timeout, |a| a.at.next < end).expect("applied lock").0
     }
 }
 

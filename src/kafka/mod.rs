@@ -132,17 +132,16 @@ impl Watermarks {
 
     /// Waits until the shard is stored up to `end`; false if `deadline` passed first.
     fn wait_end(&self, stream: Uuid, shard: u32, end: u64, deadline: Instant) -> bool {
-        let mut marks = self.state.lock().expect("watermarks lock");
-        loop {
-            if end <= 1 || marks.stored.get(&(stream, shard)).is_some_and(|&s| s >= end) {
-                return true;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            marks = self.changed.wait_timeout(marks, left).expect("watermarks lock").0;
-        }
+        self.wait_until(deadline, |marks| end <= 1 || marks.stored.get(&(stream, shard)).is_some_and(|&s| s >= end))
+    }
+
+    /// Waits until `done` holds, woken by the materializer's progress; false if `deadline`
+    /// passed first.
+    fn wait_until(&self, deadline: Instant, done: impl Fn(&Marks) -> bool) -> bool {
+        let marks = self.state.lock().expect("watermarks lock");
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (marks, _) = self.changed.wait_timeout_while(marks, left, |m| !done(m)).expect("watermarks lock");
+        done(&marks)
     }
 
     /// Records acknowledged by this node and not stored yet, over the shards `stored_here`.
@@ -159,22 +158,13 @@ impl Watermarks {
     /// Waits until every shard of `stream` (or only `shard`) is stored as far as this node's
     /// acknowledged appends reach; false if `deadline` passed first.
     fn wait_stored(&self, stream: Uuid, shard: Option<u32>, deadline: Instant) -> bool {
-        let mut marks = self.state.lock().expect("watermarks lock");
-        loop {
-            let behind = marks.acked.iter().any(|(&(s, sh), &acked)| {
+        self.wait_until(deadline, |marks| {
+            !marks.acked.iter().any(|(&(s, sh), &acked)| {
                 s == stream
                     && shard.is_none_or(|want| want == sh)
                     && marks.stored.get(&(s, sh)).copied().unwrap_or(0) < acked
-            });
-            if !behind {
-                return true;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            marks = self.changed.wait_timeout(marks, left).expect("watermarks lock").0;
-        }
+            })
+        })
     }
 }
 
